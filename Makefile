@@ -1,0 +1,157 @@
+# sock: libsock, the `sock` tool, examples, tests and benchmarks.
+#
+#   make            library (static + shared), tool, examples, test binaries
+#   make test       every test: Criterion suite built with ASan+UBSan
+#   make demo       build everything and run the step-by-step demo
+#   make bench      library vs raw syscalls, sock vs nc/socat/iperf3
+#   make tsan       the suite under ThreadSanitizer
+#   make valgrind   the suite under valgrind
+#   make stress     the load and fault suite (minutes)
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#
+# Variant builds (sanitizers) are the same rules run again with another
+# BUILD directory and extra flags, so there is one set of rules to maintain.
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
+VERSION := 0.1.0
+SONAME  := libsock.so.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Iinclude
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  += -pthread
+
+LIB_SRC   := $(wildcard src/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PIC_OBJ   := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+BENCH_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+TOOLT_SRC := $(wildcard tests/tool/*.c)
+TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
+EX_SRC    := $(wildcard examples/*.c)
+EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+
+STATIC  := $(BUILD)/libsock.a
+SHARED  := $(BUILD)/libsock.so
+TOOL    := $(BUILD)/sock
+BENCH   := $(BUILD)/bench
+UNIT    := $(BUILD)/test-unit
+TOOLT   := $(BUILD)/test-tool
+
+.PHONY: all lib tool examples tests test check-deps demo bench tsan valgrind \
+        stress install uninstall clean asan clang-check
+
+all: lib tool examples tests $(BUILD)/sock.pc
+
+lib: $(STATIC) $(SHARED)
+tool: $(TOOL)
+examples: $(EX_BIN)
+tests: $(UNIT) $(TOOLT)
+
+$(BUILD)/%.o: %.c include/sock.h $(wildcard src/*.h tools/*.h bench/*.h tests/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c include/sock.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DSOCK_BUILDING_SHARED -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHARED): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TOOL): $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC) $(LDLIBS)
+
+$(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+$(UNIT): $(UNIT_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+
+$(TOOLT): $(TOOLT_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+
+$(BUILD)/sock.pc: sock.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---------------------------------------------------------------- tests
+
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+check-deps:
+	@scripts/ensure-deps test
+
+# The normal test run: the whole suite built with ASan+UBSan, plus a clang
+# -Werror build so both compilers stay clean.
+test: check-deps
+	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" tests tool examples
+	$(MAKE) --no-print-directory clang-check
+	scripts/run-tests build/asan
+
+clang-check:
+	@if command -v clang >/dev/null; then \
+	  $(MAKE) --no-print-directory BUILD=build/clang CC=clang all; \
+	else echo "clang not installed: skipping the clang build"; fi
+
+tsan: check-deps
+	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" tests tool examples
+	TSAN_OPTIONS=halt_on_error=1 scripts/run-tests build/tsan
+
+valgrind: check-deps
+	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" tests tool examples
+	VALGRIND=1 scripts/run-tests build/vg
+
+stress: check-deps
+	$(MAKE) --no-print-directory all
+	scripts/run-stress $(BUILD)
+
+# ---------------------------------------------------------------- demo, bench
+
+demo: all
+	$(TOOL) demo
+
+bench: all $(BENCH)
+	scripts/run-bench $(BUILD)
+
+# ---------------------------------------------------------------- install
+
+install: lib tool $(BUILD)/sock.pc
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 include/sock.h $(DESTDIR)$(INCDIR)/sock.h
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libsock.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libsock.so.$(VERSION)
+	ln -sf libsock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsock.so
+	install -m 644 $(BUILD)/sock.pc $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/sock
+	if [ -f docs/sock.1 ]; then install -m 644 docs/sock.1 $(DESTDIR)$(MANDIR)/man1/sock.1; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/sock.h $(DESTDIR)$(LIBDIR)/libsock.a \
+	      $(DESTDIR)$(LIBDIR)/libsock.so* $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc \
+	      $(DESTDIR)$(BINDIR)/sock $(DESTDIR)$(MANDIR)/man1/sock.1
+
+clean:
+	rm -rf build
