@@ -32,6 +32,9 @@ LDLIBS  += -pthread
 LIB_SRC   := $(wildcard src/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PIC_OBJ   := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+# bench/*.c (but main.c) is linked into both build/bench and the tool, so
+# that `sock bench` runs the same code as `make bench`.  bench/peers/*.c are
+# standalone baselines (raw-syscall servers) built one binary each.
 BENCH_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
@@ -40,6 +43,10 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOLT_SRC := $(wildcard tests/tool/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
+STRESS_SRC := $(wildcard tests/stress/*.c) tests/tool/harness.c
+STRESS_OBJ := $(STRESS_SRC:%.c=$(BUILD)/%.o)
+PEER_SRC  := $(wildcard bench/peers/*.c)
+PEER_BIN  := $(PEER_SRC:bench/peers/%.c=$(BUILD)/bench-peers/%)
 EX_SRC    := $(wildcard examples/*.c)
 EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
@@ -49,6 +56,7 @@ TOOL    := $(BUILD)/sock
 BENCH   := $(BUILD)/bench
 UNIT    := $(BUILD)/test-unit
 TOOLT   := $(BUILD)/test-tool
+STRESS  := $(BUILD)/test-stress
 
 .PHONY: all lib tool examples tests test check-deps demo bench tsan valgrind \
         stress install uninstall clean asan clang-check
@@ -91,6 +99,13 @@ $(UNIT): $(UNIT_OBJ) $(STATIC)
 $(TOOLT): $(TOOLT_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
+$(STRESS): $(STRESS_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+
+$(BUILD)/bench-peers/%: bench/peers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
 $(BUILD)/sock.pc: sock.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
@@ -123,8 +138,8 @@ valgrind: check-deps
 	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" tests tool examples
 	VALGRIND=1 scripts/run-tests build/vg
 
-stress: check-deps
-	$(MAKE) --no-print-directory all
+stress: all $(STRESS)
+	@scripts/ensure-deps stress
 	scripts/run-stress $(BUILD)
 
 # ---------------------------------------------------------------- demo, bench
@@ -132,7 +147,8 @@ stress: check-deps
 demo: all
 	$(TOOL) demo
 
-bench: all $(BENCH)
+bench: all $(BENCH) $(PEER_BIN)
+	@scripts/ensure-deps bench
 	scripts/run-bench $(BUILD)
 
 # ---------------------------------------------------------------- install
