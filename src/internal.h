@@ -1,0 +1,128 @@
+/*
+ * internal.h - what the files of libsock share and users never see.
+ *
+ * Every name here starts with sock__ (two underscores) so that it is visibly
+ * private; in the shared library they are hidden (-fvisibility=hidden) and
+ * only the functions marked SOCK_API are exported.
+ */
+#ifndef SOCK_INTERNAL_H
+#define SOCK_INTERNAL_H
+
+#include "sock.h"
+
+#include <netdb.h>
+#include <stdint.h>
+
+#ifdef SOCK_BUILDING_SHARED
+#define SOCK_API __attribute__((visibility("default")))
+#else
+#define SOCK_API
+#endif
+
+/* Lifecycle state bits in sock_t.priv_flags.  They are read and set with
+ * atomics because sock_shutdown() may run in one thread while another is
+ * blocked in sock_accept() or sock_recv() and must see why it woke up. */
+enum {
+    SOCK__BOUND = 1 << 0,     /* sock_bind() succeeded (explicit bind) */
+    SOCK__LISTENING = 1 << 1, /* sock_listen() succeeded: an acceptor */
+    SOCK__CONNECTED = 1 << 2, /* connect or accept succeeded */
+    SOCK__SHUT_RD = 1 << 3,   /* sock_shutdown(READ) was called */
+    SOCK__SHUT_WR = 1 << 4,   /* sock_shutdown(WRITE) was called */
+    SOCK__CLOSED = 1 << 5,    /* sock_close() or sock_abort() was called */
+};
+
+static inline int sock__flags(const sock_t *s)
+{
+    return __atomic_load_n(&s->priv_flags, __ATOMIC_ACQUIRE);
+}
+
+static inline void sock__set_flags(sock_t *s, int bits)
+{
+    __atomic_fetch_or(&s->priv_flags, bits, __ATOMIC_ACQ_REL);
+}
+
+/* Which error buffer a step writes: see the comment on priv_err. */
+enum sock__side { SOCK__SIDE_SEND = 0, SOCK__SIDE_RECV = 1 };
+
+/* ---- error.c ------------------------------------------------------------ */
+
+/* Record "<context>: <reason of code>" as the last failure of s and return
+ * code, so that failing paths read `return sock__fail(s, side, code, ...)`. */
+int sock__fail(sock_t *s, int side, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Same, but the text is complete as given (no reason appended). */
+int sock__failf(sock_t *s, int side, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The error for a call on a closed handle or one without a connection:
+ * SOCK_ECLOSED after sock_close(), else -ENOTCONN. */
+int sock__fail_unusable(sock_t *s, int side, const char *step);
+
+/* A list of addresses tried and why each failed, for bind and connect. */
+struct sock__attempts {
+    char text[SOCK_ERRLEN];
+    size_t len;
+    int count;
+    int last_code;
+    char last_addr[SOCK_ADDRSTRLEN];
+};
+void sock__attempt_add(struct sock__attempts *a, const char *addr, int code);
+/* Record the failure "<step> <target>: <every attempt>" and return its code. */
+int sock__attempt_fail(sock_t *s, const struct sock__attempts *a,
+                       const char *step, const char *target);
+
+/* ---- resolve.c ---------------------------------------------------------- */
+
+/* Format an address as "1.2.3.4:80" or "[::1]:80" (IPv4-mapped IPv6
+ * addresses are shown as IPv4).  Returns 0, -ENOSPC or -EAFNOSUPPORT. */
+int sock__format_addr(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Write "host:service" for messages ("*" for a wildcard host, brackets
+ * around IPv6 literals). */
+void sock__format_target(const char *host, const char *service, char *buf, size_t len);
+
+/* 1 if host means "every local address" (NULL, "" or "*"). */
+int sock__is_wildcard(const char *host);
+
+/* Resolve host/service for step ("bind" or "connect"); passive selects the
+ * wildcard addresses for bind and orders IPv6 first so that a dual-stack
+ * socket is tried first.  On success *out holds the list (free it with
+ * freeaddrinfo); on failure the error is recorded on s. */
+int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
+                  int passive, int family, struct addrinfo **out);
+
+/* ---- wait.c ------------------------------------------------------------- */
+
+/* Deadlines are absolute CLOCK_MONOTONIC times in nanoseconds; -1 is
+ * "never".  A deadline is computed once at the start of a public call, so
+ * that EINTR and partial progress never restart the clock. */
+int64_t sock__deadline(int timeout_ms);
+
+/* Wait until fd is ready for events (POLLIN/POLLOUT) or the deadline
+ * passes.  Retries EINTR with the time that is left.  Returns 0 when ready
+ * (or hung up / in error: the next syscall reports why), -ETIMEDOUT, or
+ * -errno. */
+int sock__wait(int fd, short events, int64_t deadline);
+
+/* Switch O_NONBLOCK on or off.  Returns 0 or -errno. */
+int sock__set_nonblock(int fd, int on);
+
+/* ---- trace.c ------------------------------------------------------------ */
+
+/* Non-zero while a trace callback is installed; tested before any tracing
+ * work so that tracing costs one predictable branch when it is off. */
+extern int sock__trace_on;
+
+/* Report one step of s to the trace callback.  args is printf-style. */
+void sock__trace(const sock_t *s, const char *step, long long result,
+                 const sock_t *created, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#define SOCK__TRACE(...)                                                     \
+    do {                                                                     \
+        if (__builtin_expect(__atomic_load_n(&sock__trace_on, __ATOMIC_RELAXED), 0)) \
+            sock__trace(__VA_ARGS__);                                        \
+    } while (0)
+
+#endif

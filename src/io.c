@@ -1,0 +1,190 @@
+/*
+ * io.c - send and receive: some bytes, or exactly N.
+ *
+ * The fast path is one system call: with no timeout the descriptor is
+ * blocking and send()/recv() are called directly; poll() only enters when
+ * a finite timeout makes the descriptor non-blocking and it would block.
+ * MSG_NOSIGNAL on every send is what keeps SIGPIPE away without touching
+ * the process's signal handling.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdint.h>
+
+/* Arguments and state shared by the four public calls. */
+static int check_io(sock_t *s, int side, const char *step, const void *buf, size_t len,
+                    int zero_ok)
+{
+    if (!buf && len)
+        return sock__fail(s, side, -EINVAL, "%s: buffer is NULL", step);
+    if (len == 0 && !zero_ok)
+        return sock__fail(s, side, -EINVAL, "%s: length is 0", step);
+    if (len > SSIZE_MAX)
+        return sock__fail(s, side, -EINVAL, "%s: length %zu is too large", step, len);
+    int flags = sock__flags(s);
+    if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED) || s->priv_fd < 0)
+        return sock__fail_unusable(s, side, step);
+    return 0;
+}
+
+/* Record why a transfer failed, naming the peer and, for the *_all calls,
+ * how far it got. */
+static int io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len)
+{
+    char peer[SOCK_ADDRSTRLEN] = "?";
+    sock_peer_addr(s, peer, sizeof peer);
+    const char *dir = side == SOCK__SIDE_SEND ? "to" : "from";
+    char ctx[96] = "";
+    if (len)
+        snprintf(ctx, sizeof ctx, " after %zu of %zu bytes", done, len);
+    if (code == SOCK_ECLOSED)
+        return sock__failf(s, side, code, "%s %s %s: the %s side was shut down or closed locally%s",
+                           step, dir, peer, side == SOCK__SIDE_SEND ? "write" : "read", ctx);
+    if (code == SOCK_EOF)
+        return sock__failf(s, side, code, "%s %s %s: the peer closed the connection%s", step, dir,
+                           peer, ctx);
+    if (code == -ETIMEDOUT)
+        return sock__failf(s, side, code, "%s %s %s: timed out after %d ms%s", step, dir, peer,
+                           s->priv_timeout_ms, ctx);
+    return sock__failf(s, side, code, "%s %s %s: %s%s", step, dir, peer, sock_strerror(code), ctx);
+}
+
+/* One send() that moves at least one byte, waiting within the deadline.
+ * Returns the count or a negative code. */
+static ssize_t send_some(sock_t *s, const char *buf, size_t len, int64_t deadline)
+{
+    for (;;) {
+        ssize_t n = send(s->priv_fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            int rc = sock__wait(s->priv_fd, POLLOUT, deadline);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        /* EPIPE after our own shutdown(WRITE) is not the peer's doing. */
+        if (e == EPIPE && (sock__flags(s) & SOCK__SHUT_WR))
+            return SOCK_ECLOSED;
+        return -e;
+    }
+}
+
+/* One recv() that returns at least one byte or end of stream, waiting
+ * within the deadline.  waitall asks the kernel to fill the whole buffer
+ * in one call where it can (blocking sockets only). */
+static ssize_t recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int waitall)
+{
+    for (;;) {
+        ssize_t n = recv(s->priv_fd, buf, len, waitall);
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return (sock__flags(s) & SOCK__SHUT_RD) ? SOCK_ECLOSED : 0;
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            int rc = sock__wait(s->priv_fd, POLLIN, deadline);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        return -e;
+    }
+}
+
+static int64_t deadline_of(const sock_t *s)
+{
+    /* No clock read at all when there is no timeout. */
+    return s->priv_timeout_ms < 0 ? -1 : sock__deadline(s->priv_timeout_ms);
+}
+
+SOCK_API ssize_t sock_send(sock_t *s, const void *buf, size_t len)
+{
+    if (!s)
+        return -EINVAL;
+    ssize_t n = check_io(s, SOCK__SIDE_SEND, "send", buf, len, 0);
+    if (n == 0) {
+        n = send_some(s, buf, len, deadline_of(s));
+        if (n < 0)
+            io_fail(s, SOCK__SIDE_SEND, "send", (int)n, 0, 0);
+    }
+    SOCK__TRACE(s, "send", n, NULL, "%zu bytes", len);
+    return n;
+}
+
+SOCK_API ssize_t sock_recv(sock_t *s, void *buf, size_t len)
+{
+    if (!s)
+        return -EINVAL;
+    ssize_t n = check_io(s, SOCK__SIDE_RECV, "recv", buf, len, 0);
+    if (n == 0) {
+        n = recv_some(s, buf, len, deadline_of(s), 0);
+        if (n < 0)
+            io_fail(s, SOCK__SIDE_RECV, "recv", (int)n, 0, 0);
+    }
+    SOCK__TRACE(s, "recv", n, NULL, "%zu bytes", len);
+    return n;
+}
+
+static int send_all(sock_t *s, const char *buf, size_t len, size_t *done)
+{
+    int rc = check_io(s, SOCK__SIDE_SEND, "send_all", buf, len, 1);
+    if (rc < 0)
+        return rc;
+    int64_t deadline = deadline_of(s);
+    while (*done < len) {
+        ssize_t n = send_some(s, buf + *done, len - *done, deadline);
+        if (n < 0)
+            return io_fail(s, SOCK__SIDE_SEND, "send_all", (int)n, *done, len);
+        *done += (size_t)n;
+    }
+    return 0;
+}
+
+static int recv_all(sock_t *s, char *buf, size_t len, size_t *done)
+{
+    int rc = check_io(s, SOCK__SIDE_RECV, "recv_all", buf, len, 1);
+    if (rc < 0)
+        return rc;
+    int64_t deadline = deadline_of(s);
+    int waitall = s->priv_timeout_ms < 0 ? MSG_WAITALL : 0;
+    while (*done < len) {
+        ssize_t n = recv_some(s, buf + *done, len - *done, deadline, waitall);
+        if (n <= 0)
+            return io_fail(s, SOCK__SIDE_RECV, "recv_all", n == 0 ? SOCK_EOF : (int)n, *done,
+                           len);
+        *done += (size_t)n;
+    }
+    return 0;
+}
+
+SOCK_API int sock_send_all(sock_t *s, const void *buf, size_t len, size_t *sent)
+{
+    size_t done = 0;
+    int rc = s ? send_all(s, buf, len, &done) : -EINVAL;
+    if (sent)
+        *sent = done;
+    if (s)
+        SOCK__TRACE(s, "send_all", rc, NULL, "%zu bytes; sent %zu", len, done);
+    return rc;
+}
+
+SOCK_API int sock_recv_all(sock_t *s, void *buf, size_t len, size_t *received)
+{
+    size_t done = 0;
+    int rc = s ? recv_all(s, buf, len, &done) : -EINVAL;
+    if (received)
+        *received = done;
+    if (s)
+        SOCK__TRACE(s, "recv_all", rc, NULL, "%zu bytes; received %zu", len, done);
+    return rc;
+}

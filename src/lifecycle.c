@@ -1,0 +1,537 @@
+/*
+ * lifecycle.c - the seed's steps: socket, bind, listen, accept, connect,
+ * shutdown, close; plus the options and inspection of a handle.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned next_id;
+
+static void init_handle(sock_t *s)
+{
+    s->priv_fd = -1;
+    s->priv_flags = 0;
+    s->priv_timeout_ms = -1;
+    s->priv_family = AF_UNSPEC;
+    s->priv_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+    s->priv_err_slot = 0;
+    s->priv_err[0][0] = s->priv_err[1][0] = '\0';
+    memset(&s->priv_peer, 0, sizeof s->priv_peer);
+}
+
+SOCK_API void sock_init(sock_t *s)
+{
+    if (!s)
+        return;
+    init_handle(s);
+    SOCK__TRACE(s, "socket", 0, NULL, "%s", "");
+}
+
+/* A new TCP descriptor, close-on-exec always, non-blocking exactly when s
+ * has a finite timeout (see sock_set_timeout). */
+static int new_fd(const sock_t *s, int family)
+{
+    int type = SOCK_STREAM | SOCK_CLOEXEC | (s->priv_timeout_ms >= 0 ? SOCK_NONBLOCK : 0);
+    int fd = socket(family, type, IPPROTO_TCP);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Closing must not clobber the errno a caller is about to report. */
+static void close_quietly(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+SOCK_API int sock_set_family(sock_t *s, int family)
+{
+    if (!s)
+        return -EINVAL;
+    if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                          "set_family: family %d is not AF_UNSPEC, AF_INET or AF_INET6", family);
+    if (s->priv_fd >= 0)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                          "set_family: the socket already exists (call before bind/connect)");
+    s->priv_family = family;
+    return 0;
+}
+
+SOCK_API int sock_set_timeout(sock_t *s, int ms)
+{
+    if (!s)
+        return -EINVAL;
+    if (ms < -1)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                          "set_timeout: %d ms is not a timeout (-1 waits forever)", ms);
+    if (s->priv_fd >= 0) {
+        int rc = sock__set_nonblock(s->priv_fd, ms >= 0);
+        if (rc < 0)
+            return sock__fail(s, SOCK__SIDE_SEND, rc, "set_timeout");
+    }
+    s->priv_timeout_ms = ms;
+    return 0;
+}
+
+SOCK_API int sock_set_nodelay(sock_t *s, int on)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->priv_fd < 0)
+        return sock__fail_unusable(s, SOCK__SIDE_SEND, "set_nodelay");
+    int v = on ? 1 : 0;
+    if (setsockopt(s->priv_fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) < 0)
+        return sock__fail(s, SOCK__SIDE_SEND, -errno, "set_nodelay");
+    return 0;
+}
+
+/* ---- bind, listen ------------------------------------------------------- */
+
+/* Create a descriptor for ai and bind it.  Returns the fd or -errno. */
+static int bind_one(const sock_t *s, const struct addrinfo *ai, int wildcard)
+{
+    int fd = new_fd(s, ai->ai_family);
+    if (fd < 0)
+        return fd;
+    int on = 1;
+    /* SO_REUSEADDR lets a restarted server bind its port while connections
+     * of the previous run still sit in TIME_WAIT; it is set before bind()
+     * because it only matters there.  Linux still refuses a second socket
+     * listening on the same address. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+        goto fail;
+    if (ai->ai_family == AF_INET6) {
+        /* Explicit, since the system default differs between systems and
+         * sysctl settings: the wildcard is dual-stack, a named IPv6 address
+         * is IPv6 only. */
+        int v6only = wildcard ? 0 : 1;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0)
+            goto fail;
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        goto fail;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+static int do_bind(sock_t *s, const char *host, const char *service)
+{
+    int flags = sock__flags(s);
+    if (flags & SOCK__CLOSED)
+        return sock__fail_unusable(s, SOCK__SIDE_SEND, "bind");
+    if (s->priv_fd >= 0)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "bind: socket is already %s",
+                          flags & SOCK__CONNECTED ? "connected" : "bound");
+
+    struct addrinfo *list;
+    int rc = sock__resolve(s, "bind", host, service, 1, s->priv_family, &list);
+    if (rc < 0)
+        return rc;
+    char target[SOCK_ERRLEN / 2], addr[SOCK_ADDRSTRLEN];
+    sock__format_target(host, service, target, sizeof target);
+    struct sock__attempts tried = {.len = 0};
+    int wildcard = sock__is_wildcard(host);
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        int fd = bind_one(s, ai, wildcard);
+        if (fd >= 0) {
+            s->priv_fd = fd;
+            sock__set_flags(s, SOCK__BOUND);
+            freeaddrinfo(list);
+            return 0;
+        }
+        sock__format_addr(ai->ai_addr, addr, sizeof addr);
+        /* A wildcard IPv6 socket that the system cannot make (IPv6
+         * disabled) is no failure as long as the IPv4 wildcard binds. */
+        sock__attempt_add(&tried, addr, fd);
+    }
+    freeaddrinfo(list);
+    return sock__attempt_fail(s, &tried, "bind", target);
+}
+
+SOCK_API int sock_bind(sock_t *s, const char *host, const char *service)
+{
+    if (!s)
+        return -EINVAL;
+    int rc = do_bind(s, host, service);
+    SOCK__TRACE(s, "bind", rc, NULL, "\"%s\", \"%s\"", host ? host : "*", service ? service : "");
+    return rc;
+}
+
+static int do_listen(sock_t *s, int backlog)
+{
+    int flags = sock__flags(s);
+    if (flags & SOCK__CLOSED)
+        return sock__fail_unusable(s, SOCK__SIDE_SEND, "listen");
+    if (!(flags & SOCK__BOUND) || (flags & SOCK__CONNECTED))
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "listen: socket is %s",
+                          flags & SOCK__CONNECTED ? "connected (only a bound socket can listen)"
+                                                  : "not bound (call sock_bind first)");
+    /* The kernel caps the backlog at net.core.somaxconn, so "as large as
+     * allowed" is simply the largest int. */
+    if (listen(s->priv_fd, backlog < 0 ? INT_MAX : backlog) < 0) {
+        char addr[SOCK_ADDRSTRLEN] = "?";
+        sock_local_addr(s, addr, sizeof addr);
+        return sock__fail(s, SOCK__SIDE_SEND, -errno, "listen %s", addr);
+    }
+    sock__set_flags(s, SOCK__LISTENING);
+    return 0;
+}
+
+SOCK_API int sock_listen(sock_t *s, int backlog)
+{
+    if (!s)
+        return -EINVAL;
+    int rc = do_listen(s, backlog);
+    SOCK__TRACE(s, "listen", rc, NULL, "%d", backlog);
+    return rc;
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+/* accept4() errors that concern one pending connection, not the acceptor:
+ * the connection died before we took it, or (Linux) an error already
+ * pending on the new socket.  The loop goes on to the next client. */
+static int skippable_accept_error(int e)
+{
+    switch (e) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int accept_fail(sock_t *a, int code)
+{
+    char addr[SOCK_ADDRSTRLEN] = "?";
+    sock_local_addr(a, addr, sizeof addr);
+    if (code == SOCK_ECLOSED)
+        return sock__failf(a, SOCK__SIDE_RECV, code, "accept on %s: the acceptor was shut down",
+                           addr);
+    return sock__fail(a, SOCK__SIDE_RECV, code, "accept on %s", addr);
+}
+
+static int do_accept(sock_t *a, sock_t *peer)
+{
+    int flags = sock__flags(a);
+    if (flags & (SOCK__CLOSED | SOCK__SHUT_RD))
+        return flags & SOCK__CLOSED ? sock__fail_unusable(a, SOCK__SIDE_RECV, "accept")
+                                    : accept_fail(a, SOCK_ECLOSED);
+    if (!(flags & SOCK__LISTENING))
+        return sock__fail(a, SOCK__SIDE_RECV, -EINVAL,
+                          "accept: socket is not listening (call sock_listen first)");
+
+    int timeout = a->priv_timeout_ms;
+    int64_t deadline = sock__deadline(timeout);
+    int nb = timeout >= 0 ? SOCK_NONBLOCK : 0;
+    struct sockaddr_storage ss;
+    for (;;) {
+        socklen_t len = sizeof ss;
+        int fd = accept4(a->priv_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | nb);
+        if (fd >= 0) {
+            peer->priv_fd = fd;
+            peer->priv_timeout_ms = timeout;
+            peer->priv_family = ss.ss_family;
+            memcpy(&peer->priv_peer, &ss,
+                   len < sizeof peer->priv_peer ? len : sizeof peer->priv_peer);
+            sock__set_flags(peer, SOCK__CONNECTED);
+            return 0;
+        }
+        int e = errno;
+        /* Whatever woke us, a shutdown from another thread is the reason
+         * the caller needs to hear (Linux reports EINVAL for it). */
+        if (sock__flags(a) & SOCK__SHUT_RD)
+            return accept_fail(a, SOCK_ECLOSED);
+        if (e == EINTR || skippable_accept_error(e))
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            int rc = sock__wait(a->priv_fd, POLLIN, deadline);
+            if (rc < 0)
+                return accept_fail(a, rc);
+            continue;
+        }
+        return accept_fail(a, -e);
+    }
+}
+
+SOCK_API int sock_accept(sock_t *acceptor, sock_t *peer)
+{
+    if (!acceptor || !peer)
+        return acceptor ? sock__fail(acceptor, SOCK__SIDE_RECV, -EINVAL, "accept: peer is NULL")
+                        : -EINVAL;
+    init_handle(peer);
+    int rc = do_accept(acceptor, peer);
+    if (rc < 0)
+        sock__set_flags(peer, SOCK__CLOSED);
+    SOCK__TRACE(acceptor, "accept", rc, rc == 0 ? peer : NULL, "%s", "");
+    return rc;
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+static int same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return 0;
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
+/* Connect fd to one address within the deadline.  An interrupted or
+ * non-blocking connect goes on in the background, so both are finished the
+ * same way: wait until writable, then ask the socket how it ended. */
+static int connect_one(int fd, const struct addrinfo *ai, int64_t deadline)
+{
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        int e = errno;
+        if (e != EINPROGRESS && e != EINTR)
+            return -e;
+        int rc = sock__wait(fd, POLLOUT, deadline);
+        if (rc < 0)
+            return rc;
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+            return -errno;
+        if (soerr)
+            return -soerr;
+    }
+    /* A connect to a local address whose port is free can meet itself
+     * (TCP simultaneous open) when the system picks that very port as our
+     * ephemeral one; nobody wants that connection. */
+    struct sockaddr_storage me;
+    socklen_t len = sizeof me;
+    if (getsockname(fd, (struct sockaddr *)&me, &len) == 0 &&
+        same_endpoint((struct sockaddr *)&me, ai->ai_addr))
+        return -ECONNREFUSED;
+    return 0;
+}
+
+static int do_connect(sock_t *s, const char *host, const char *service)
+{
+    int flags = sock__flags(s);
+    if (flags & SOCK__CLOSED)
+        return sock__fail_unusable(s, SOCK__SIDE_SEND, "connect");
+    if (flags & (SOCK__CONNECTED | SOCK__LISTENING))
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "connect: socket is already %s",
+                          flags & SOCK__CONNECTED ? "connected" : "listening");
+
+    /* After an explicit bind the descriptor exists and its family is
+     * fixed: only addresses of that family can be tried, on that socket. */
+    int bound = s->priv_fd >= 0;
+    int family = s->priv_family;
+    if (bound) {
+        struct sockaddr_storage me;
+        socklen_t len = sizeof me;
+        if (getsockname(s->priv_fd, (struct sockaddr *)&me, &len) < 0)
+            return sock__fail(s, SOCK__SIDE_SEND, -errno, "connect");
+        family = me.ss_family;
+    }
+    struct addrinfo *list;
+    int rc = sock__resolve(s, "connect", host, service, 0, family, &list);
+    if (rc < 0)
+        return rc;
+
+    char target[SOCK_ERRLEN / 2], addr[SOCK_ADDRSTRLEN];
+    sock__format_target(host, service, target, sizeof target);
+    struct sock__attempts tried = {.len = 0};
+    int64_t deadline = sock__deadline(s->priv_timeout_ms);
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        int fd = bound ? s->priv_fd : new_fd(s, ai->ai_family);
+        rc = fd < 0 ? fd : connect_one(fd, ai, deadline);
+        if (rc == 0) {
+            s->priv_fd = fd;
+            memcpy(&s->priv_peer, ai->ai_addr,
+                   ai->ai_addrlen < sizeof s->priv_peer ? ai->ai_addrlen : sizeof s->priv_peer);
+            sock__set_flags(s, SOCK__CONNECTED);
+            freeaddrinfo(list);
+            return 0;
+        }
+        if (fd >= 0 && !bound)
+            close_quietly(fd);
+        sock__format_addr(ai->ai_addr, addr, sizeof addr);
+        sock__attempt_add(&tried, addr, rc);
+        /* The timeout is one budget for all addresses. */
+        if (rc == -ETIMEDOUT && deadline >= 0)
+            break;
+    }
+    freeaddrinfo(list);
+    return sock__attempt_fail(s, &tried, "connect", target);
+}
+
+SOCK_API int sock_connect(sock_t *s, const char *host, const char *service)
+{
+    if (!s)
+        return -EINVAL;
+    int rc = do_connect(s, host, service);
+    SOCK__TRACE(s, "connect", rc, NULL, "\"%s\", \"%s\"", host ? host : "", service ? service : "");
+    return rc;
+}
+
+/* ---- shutdown, close ---------------------------------------------------- */
+
+static const char *how_name(int how)
+{
+    return how == SOCK_SHUT_READ ? "read" : how == SOCK_SHUT_WRITE ? "write" : "read-write";
+}
+
+static int do_shutdown(sock_t *s, int how)
+{
+    if (how != SOCK_SHUT_READ && how != SOCK_SHUT_WRITE && how != SOCK_SHUT_READ_WRITE)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                          "shutdown: unknown how %d (use SOCK_SHUT_READ, SOCK_SHUT_WRITE or "
+                          "SOCK_SHUT_READ_WRITE)",
+                          how);
+    int flags = sock__flags(s);
+    if ((flags & SOCK__CLOSED) || !(flags & (SOCK__CONNECTED | SOCK__LISTENING)))
+        return sock__fail_unusable(s, SOCK__SIDE_SEND, "shutdown");
+    int want = (how == SOCK_SHUT_WRITE ? 0 : SOCK__SHUT_RD) |
+               (how == SOCK_SHUT_READ ? 0 : SOCK__SHUT_WR);
+    if ((flags & want) == want)
+        return 0;
+    /* Publish the flags before the syscall: the thread it wakes checks
+     * them to report SOCK_ECLOSED rather than a puzzling EINVAL or EOF. */
+    sock__set_flags(s, want);
+    if (shutdown(s->priv_fd, how) < 0) {
+        int e = errno;
+        char peer[SOCK_ADDRSTRLEN] = "?";
+        sock_peer_addr(s, peer, sizeof peer);
+        if (e == ENOTCONN)
+            return sock__failf(s, SOCK__SIDE_SEND, -e,
+                               "shutdown(%s) of connection to %s: the connection is already gone "
+                               "(reset by the peer)",
+                               how_name(how), peer);
+        return sock__fail(s, SOCK__SIDE_SEND, -e, "shutdown(%s) of connection to %s", how_name(how),
+                          peer);
+    }
+    return 0;
+}
+
+SOCK_API int sock_shutdown(sock_t *s, int how)
+{
+    if (!s)
+        return -EINVAL;
+    int rc = do_shutdown(s, how);
+    SOCK__TRACE(s, "shutdown", rc, NULL, "\"%s\"",
+                how >= SOCK_SHUT_READ && how <= SOCK_SHUT_READ_WRITE ? how_name(how) : "?");
+    return rc;
+}
+
+/* Close the descriptor, abortively (RST, no TIME_WAIT) when abort is set. */
+static int close_handle(sock_t *s, int abort)
+{
+    int fd = s->priv_fd;
+    sock__set_flags(s, SOCK__CLOSED);
+    if (fd < 0)
+        return 0;
+    if (abort) {
+        /* SO_LINGER with a zero time makes close() reset the connection
+         * and discard unsent data. */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    s->priv_fd = -1;
+    /* Never retry close() on EINTR: on Linux the descriptor is released
+     * already, and a retry could close a descriptor another thread just
+     * opened. */
+    if (close(fd) < 0 && errno != EINTR)
+        return sock__fail(s, SOCK__SIDE_SEND, -errno, "close");
+    return 0;
+}
+
+SOCK_API int sock_close(sock_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    int fd = s->priv_fd;
+    int rc = close_handle(s, 0);
+    if (fd >= 0)
+        SOCK__TRACE(s, "close", rc, NULL, "%s", "");
+    return rc;
+}
+
+SOCK_API int sock_abort(sock_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    int fd = s->priv_fd;
+    int rc = close_handle(s, 1);
+    if (fd >= 0)
+        SOCK__TRACE(s, "abort", rc, NULL, "%s", "");
+    return rc;
+}
+
+/* ---- inspection --------------------------------------------------------- */
+
+SOCK_API int sock_fd(const sock_t *s)
+{
+    return s ? s->priv_fd : -1;
+}
+
+SOCK_API int sock_local_addr(const sock_t *s, char *buf, size_t len)
+{
+    if (!s || !buf || !len)
+        return -EINVAL;
+    buf[0] = '\0';
+    if (s->priv_fd < 0)
+        return -ENOTCONN;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(s->priv_fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
+    return sock__format_addr((struct sockaddr *)&ss, buf, len);
+}
+
+SOCK_API int sock_peer_addr(const sock_t *s, char *buf, size_t len)
+{
+    if (!s || !buf || !len)
+        return -EINVAL;
+    buf[0] = '\0';
+    /* The peer is remembered at connect/accept time, so it can still be
+     * named after a reset, when getpeername() no longer works. */
+    if (!(sock__flags(s) & SOCK__CONNECTED))
+        return -ENOTCONN;
+    return sock__format_addr(&s->priv_peer.sa, buf, len);
+}
+
+SOCK_API int sock_local_port(const sock_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->priv_fd < 0)
+        return -ENOTCONN;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(s->priv_fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -EAFNOSUPPORT;
+}

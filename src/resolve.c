@@ -1,0 +1,242 @@
+/*
+ * resolve.c - host and service strings to addresses, and back to text.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sock__is_wildcard(const char *host)
+{
+    return host == NULL || host[0] == '\0' || strcmp(host, "*") == 0;
+}
+
+int sock__format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN + 1 + 16];
+    unsigned port;
+    int n;
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof ip);
+        port = ntohs(in4->sin_port);
+        n = snprintf(buf, len, "%s:%u", ip, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        port = ntohs(in6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            /* An IPv4 client of a dual-stack socket: show it as people
+             * wrote it, 127.0.0.1, not ::ffff:127.0.0.1. */
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
+            n = snprintf(buf, len, "%s:%u", ip, port);
+        } else {
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, INET6_ADDRSTRLEN);
+            if (in6->sin6_scope_id) {
+                size_t k = strlen(ip);
+                snprintf(ip + k, sizeof ip - k, "%%%u", (unsigned)in6->sin6_scope_id);
+            }
+            n = snprintf(buf, len, "[%s]:%u", ip, port);
+        }
+    } else {
+        if (len)
+            buf[0] = '\0';
+        return -EAFNOSUPPORT;
+    }
+    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+void sock__format_target(const char *host, const char *service, char *buf, size_t len)
+{
+    if (sock__is_wildcard(host))
+        snprintf(buf, len, "*:%s", service ? service : "");
+    else if (strchr(host, ':') && host[0] != '[')
+        snprintf(buf, len, "[%s]:%s", host, service ? service : "");
+    else
+        snprintf(buf, len, "%s:%s", host, service ? service : "");
+}
+
+/* A service that looks numeric must be a port 0..65535.  getaddrinfo()
+ * would otherwise take "99999" modulo 65536 or treat "-1" as a service name
+ * and fail with a message that does not say what was wrong. */
+static int check_service(const char *service, int *numeric)
+{
+    *numeric = 0;
+    if (!service || !*service)
+        return -EINVAL;
+    if (!isdigit((unsigned char)service[0]) && service[0] != '-' && service[0] != '+')
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(service, &end, 10);
+    if (*end != '\0' || errno || v < 0 || v > 65535 || service[0] == '+' || service[0] == '-')
+        return -EINVAL;
+    *numeric = 1;
+    return 0;
+}
+
+/* Copy host without the brackets people write around IPv6 literals
+ * ("[::1]" -> "::1"); returns -EINVAL for an unbalanced bracket. */
+static int strip_brackets(const char *host, char *buf, size_t len)
+{
+    size_t n = strlen(host);
+    if (host[0] != '[') {
+        if (n >= len)
+            return -EINVAL;
+        memcpy(buf, host, n + 1);
+        return 0;
+    }
+    if (n < 2 || host[n - 1] != ']' || n - 2 >= len)
+        return -EINVAL;
+    memcpy(buf, host + 1, n - 2);
+    buf[n - 2] = '\0';
+    return strchr(buf, '[') || strchr(buf, ']') ? -EINVAL : 0;
+}
+
+/* Put IPv6 addresses first, keeping the resolver's order otherwise: for a
+ * wildcard bind the IPv6 socket is the dual-stack one. */
+static struct addrinfo *ipv6_first(struct addrinfo *list)
+{
+    struct addrinfo *v6 = NULL, **v6t = &v6, *v4 = NULL, **v4t = &v4;
+    for (struct addrinfo *ai = list, *next; ai; ai = next) {
+        next = ai->ai_next;
+        ai->ai_next = NULL;
+        if (ai->ai_family == AF_INET6)
+            *v6t = ai, v6t = &ai->ai_next;
+        else
+            *v4t = ai, v4t = &ai->ai_next;
+    }
+    *v6t = v4;
+    return v6;
+}
+
+int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
+                  int passive, int family, struct addrinfo **out)
+{
+    char target[SOCK_ERRLEN / 2];
+    char name[NI_MAXHOST];
+    int numeric;
+
+    *out = NULL;
+    sock__format_target(host, service, target, sizeof target);
+    if (check_service(service, &numeric) < 0) {
+        if (!service || !*service)
+            return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no port or service given",
+                               step, target);
+        return sock__failf(s, SOCK__SIDE_SEND, -EINVAL,
+                           "%s %s: invalid port '%s' (a number from 0 to 65535 or a service name)",
+                           step, target, service);
+    }
+    int wildcard = sock__is_wildcard(host);
+    if (!wildcard && strip_brackets(host, name, sizeof name) < 0)
+        return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: invalid host '%s'", step, target,
+                           host);
+    if (wildcard && !passive)
+        return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no host given", step, target);
+
+    /* No AI_ADDRCONFIG: it hides ::1 on machines whose only IPv6 address is
+     * loopback, and we want every address tried, not pre-filtered. */
+    struct addrinfo hints = {
+        .ai_family = family,
+        .ai_socktype = SOCK_STREAM,
+        .ai_protocol = IPPROTO_TCP,
+        .ai_flags = (passive ? AI_PASSIVE : 0) | (numeric ? AI_NUMERICSERV : 0),
+    };
+    struct addrinfo *list = NULL;
+    int rc = getaddrinfo(wildcard ? NULL : name, service, &hints, &list);
+    if (rc != 0) {
+        if (rc == EAI_SYSTEM)
+            return sock__fail(s, SOCK__SIDE_SEND, errno ? -errno : -EIO, "%s %s: resolver",
+                              step, target);
+        if (rc == EAI_MEMORY)
+            return sock__fail(s, SOCK__SIDE_SEND, -ENOMEM, "%s %s: resolver", step, target);
+        if (rc == EAI_SERVICE)
+            return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE,
+                               "%s %s: unknown service '%s' (not a port number, and not a TCP "
+                               "service in /etc/services)",
+                               step, target, service);
+        if (rc == EAI_FAMILY || rc == EAI_ADDRFAMILY)
+            return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE, "%s %s: host '%s' has no %s address",
+                               step, target, name,
+                               family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "usable");
+        return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE, "%s %s: cannot resolve host '%s': %s",
+                           step, target, wildcard ? "*" : name, gai_strerror(rc));
+    }
+    *out = wildcard ? ipv6_first(list) : list;
+    return 0;
+}
+
+SOCK_API int sock_resolve(sock_t *s, const char *host, const char *service, int passive,
+                          sock_addr_t *out, size_t max)
+{
+    if (!s || (max && !out))
+        return -EINVAL;
+    struct addrinfo *list;
+    int rc = sock__resolve(s, passive ? "bind" : "connect", host, service, passive,
+                           s->priv_family, &list);
+    if (rc < 0)
+        return rc;
+    int count = 0;
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        if ((size_t)count < max) {
+            out[count].family = ai->ai_family;
+            sock__format_addr(ai->ai_addr, out[count].text, sizeof out[count].text);
+        }
+        count++;
+    }
+    freeaddrinfo(list);
+    return count;
+}
+
+/* Copy [from, from+n) into buf of len bytes; -EINVAL if it does not fit. */
+static int copy_part(char *buf, size_t len, const char *from, size_t n)
+{
+    if (!buf || n >= len)
+        return -EINVAL;
+    memcpy(buf, from, n);
+    buf[n] = '\0';
+    return 0;
+}
+
+SOCK_API int sock_split_hostport(const char *text, char *host, size_t hostlen, char *port,
+                                 size_t portlen)
+{
+    if (!text)
+        return -EINVAL;
+    const char *colon, *hstart = text;
+    size_t hlen;
+
+    if (text[0] == '[') {
+        /* "[v6]:port": the host ends at the first ']', which must be
+         * followed directly by ':'. */
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        hstart = text + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+        if (memchr(hstart, '[', hlen))
+            return -EINVAL;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon)
+            return -EINVAL;
+        hlen = (size_t)(colon - text);
+        /* A bare IPv6 address ("::1") is ambiguous: is the last group the
+         * port?  People must write brackets. */
+        if (memchr(text, ':', hlen))
+            return -EINVAL;
+        if (memchr(text, '[', hlen) || memchr(text, ']', hlen))
+            return -EINVAL;
+    }
+    const char *pstart = colon + 1;
+    if (strpbrk(pstart, "[]:"))
+        return -EINVAL;
+    if (copy_part(host, hostlen, hstart, hlen) < 0)
+        return -EINVAL;
+    return copy_part(port, portlen, pstart, strlen(pstart));
+}

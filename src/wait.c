@@ -1,0 +1,62 @@
+/*
+ * wait.c - waiting for a descriptor with an absolute deadline.
+ *
+ * Timeouts are implemented with poll() and a deadline fixed when the public
+ * call starts, not with SO_RCVTIMEO/SO_SNDTIMEO: those restart on every
+ * syscall, so a signal every 100 ms or a trickle of bytes would stretch a
+ * 1-second timeout forever, and they do not apply to connect().
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t sock__deadline(int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return -1;
+    return now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+int sock__wait(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ns();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            /* Round up: poll() must not give up before the deadline. */
+            int64_t left_ms = (left + 999999) / 1000000;
+            ms = left_ms > 1000000000 ? 1000000000 : (int)left_ms;
+        }
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int r = poll(&pfd, 1, ms);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        /* r == 0 (time out) or EINTR: loop; the deadline check above
+         * decides whether time is really up. */
+    }
+}
+
+int sock__set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    int want = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+    if (want != fl && fcntl(fd, F_SETFL, want) < 0)
+        return -errno;
+    return 0;
+}
