@@ -58,10 +58,16 @@ UNIT    := $(BUILD)/test-unit
 TOOLT   := $(BUILD)/test-tool
 STRESS  := $(BUILD)/test-stress
 
-.PHONY: all lib tool examples tests test check-deps demo bench tsan valgrind \
+.PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
         stress install uninstall clean asan clang-check
 
-all: lib tool examples tests $(BUILD)/sock.pc
+# The test binaries need Criterion; a plain `make` on a machine without it
+# still builds the library and the tool (`make test` installs Criterion).
+HAVE_CRITERION := $(wildcard /usr/include/criterion/criterion.h)
+all: lib tool examples $(BUILD)/sock.pc $(if $(HAVE_CRITERION),tests,no-criterion)
+
+no-criterion:
+	@echo "note: Criterion is not installed, test binaries not built (make test installs it)"
 
 lib: $(STATIC) $(SHARED)
 tool: $(TOOL)
@@ -144,7 +150,7 @@ stress: all $(STRESS)
 
 # ---------------------------------------------------------------- demo, bench
 
-demo: all
+demo: lib tool examples
 	$(TOOL) demo
 
 bench: all $(BENCH) $(PEER_BIN)

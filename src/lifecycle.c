@@ -228,6 +228,9 @@ static int accept_fail(sock_t *a, int code)
     if (code == SOCK_ECLOSED)
         return sock__failf(a, SOCK__SIDE_RECV, code, "accept on %s: the acceptor was shut down",
                            addr);
+    if (code == -ETIMEDOUT)
+        return sock__failf(a, SOCK__SIDE_RECV, code, "accept on %s: no client within %d ms", addr,
+                           a->priv_timeout_ms);
     return sock__fail(a, SOCK__SIDE_RECV, code, "accept on %s", addr);
 }
 
