@@ -85,12 +85,23 @@ void sock__format_target(const char *host, const char *service, char *buf, size_
 /* 1 if host means "every local address" (NULL, "" or "*"). */
 int sock__is_wildcard(const char *host);
 
+/* The result of a resolution.  A numeric host with a numeric port (the
+ * common case in servers, tests and benchmarks) is parsed in place into
+ * `one`, without calling getaddrinfo(); anything else is getaddrinfo()'s
+ * list.  Release with sock__addrs_free() either way. */
+struct sock__addrs {
+    struct addrinfo *list;
+    struct addrinfo one;
+    struct sockaddr_storage one_addr;
+};
+
 /* Resolve host/service for step ("bind" or "connect"); passive selects the
  * wildcard addresses for bind and orders IPv6 first so that a dual-stack
- * socket is tried first.  On success *out holds the list (free it with
- * freeaddrinfo); on failure the error is recorded on s. */
+ * socket is tried first.  On success out->list holds the addresses in order
+ * of trial; on failure the error is recorded on s. */
 int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
-                  int passive, int family, struct addrinfo **out);
+                  int passive, int family, struct sock__addrs *out);
+void sock__addrs_free(struct sock__addrs *a);
 
 /* ---- wait.c ------------------------------------------------------------- */
 

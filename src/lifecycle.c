@@ -135,20 +135,20 @@ static int do_bind(sock_t *s, const char *host, const char *service)
         return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "bind: socket is already %s",
                           flags & SOCK__CONNECTED ? "connected" : "bound");
 
-    struct addrinfo *list;
-    int rc = sock__resolve(s, "bind", host, service, 1, s->priv_family, &list);
+    struct sock__addrs addrs;
+    int rc = sock__resolve(s, "bind", host, service, 1, s->priv_family, &addrs);
     if (rc < 0)
         return rc;
     char target[SOCK_ERRLEN / 2], addr[SOCK_ADDRSTRLEN];
     sock__format_target(host, service, target, sizeof target);
     struct sock__attempts tried = {.len = 0};
     int wildcard = sock__is_wildcard(host);
-    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+    for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
         int fd = bind_one(s, ai, wildcard);
         if (fd >= 0) {
             s->priv_fd = fd;
             sock__set_flags(s, SOCK__BOUND);
-            freeaddrinfo(list);
+            sock__addrs_free(&addrs);
             return 0;
         }
         sock__format_addr(ai->ai_addr, addr, sizeof addr);
@@ -156,7 +156,7 @@ static int do_bind(sock_t *s, const char *host, const char *service)
          * disabled) is no failure as long as the IPv4 wildcard binds. */
         sock__attempt_add(&tried, addr, fd);
     }
-    freeaddrinfo(list);
+    sock__addrs_free(&addrs);
     return sock__attempt_fail(s, &tried, "bind", target);
 }
 
@@ -355,8 +355,8 @@ static int do_connect(sock_t *s, const char *host, const char *service)
             return sock__fail(s, SOCK__SIDE_SEND, -errno, "connect");
         family = me.ss_family;
     }
-    struct addrinfo *list;
-    int rc = sock__resolve(s, "connect", host, service, 0, family, &list);
+    struct sock__addrs addrs;
+    int rc = sock__resolve(s, "connect", host, service, 0, family, &addrs);
     if (rc < 0)
         return rc;
 
@@ -364,7 +364,7 @@ static int do_connect(sock_t *s, const char *host, const char *service)
     sock__format_target(host, service, target, sizeof target);
     struct sock__attempts tried = {.len = 0};
     int64_t deadline = sock__deadline(s->priv_timeout_ms);
-    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+    for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
         int fd = bound ? s->priv_fd : new_fd(s, ai->ai_family);
         rc = fd < 0 ? fd : connect_one(fd, ai, deadline);
         if (rc == 0) {
@@ -372,7 +372,7 @@ static int do_connect(sock_t *s, const char *host, const char *service)
             memcpy(&s->priv_peer, ai->ai_addr,
                    ai->ai_addrlen < sizeof s->priv_peer ? ai->ai_addrlen : sizeof s->priv_peer);
             sock__set_flags(s, SOCK__CONNECTED);
-            freeaddrinfo(list);
+            sock__addrs_free(&addrs);
             return 0;
         }
         if (fd >= 0 && !bound)
@@ -383,7 +383,7 @@ static int do_connect(sock_t *s, const char *host, const char *service)
         if (rc == -ETIMEDOUT && deadline >= 0)
             break;
     }
-    freeaddrinfo(list);
+    sock__addrs_free(&addrs);
     return sock__attempt_fail(s, &tried, "connect", target);
 }
 

@@ -114,14 +114,48 @@ static struct addrinfo *ipv6_first(struct addrinfo *list)
     return v6;
 }
 
+/* Parse a numeric IPv4/IPv6 host (no zone) and numeric port into a->one.
+ * Returns 1 when done, 0 when getaddrinfo() must decide. */
+static int numeric_fast_path(const char *name, long port, int family, struct sock__addrs *a)
+{
+    memset(&a->one, 0, sizeof a->one);
+    memset(&a->one_addr, 0, sizeof a->one_addr);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&a->one_addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->one_addr;
+    if (family != AF_INET6 && inet_pton(AF_INET, name, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        a->one.ai_addrlen = sizeof *in4;
+    } else if (family != AF_INET && inet_pton(AF_INET6, name, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        a->one.ai_addrlen = sizeof *in6;
+    } else {
+        return 0;
+    }
+    a->one.ai_family = a->one_addr.ss_family;
+    a->one.ai_socktype = SOCK_STREAM;
+    a->one.ai_protocol = IPPROTO_TCP;
+    a->one.ai_addr = (struct sockaddr *)&a->one_addr;
+    a->list = &a->one;
+    return 1;
+}
+
+void sock__addrs_free(struct sock__addrs *a)
+{
+    if (a->list && a->list != &a->one)
+        freeaddrinfo(a->list);
+    a->list = NULL;
+}
+
 int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
-                  int passive, int family, struct addrinfo **out)
+                  int passive, int family, struct sock__addrs *out)
 {
     char target[SOCK_ERRLEN / 2];
     char name[NI_MAXHOST];
     int numeric;
 
-    *out = NULL;
+    out->list = NULL;
     sock__format_target(host, service, target, sizeof target);
     if (check_service(service, &numeric) < 0) {
         if (!service || !*service)
@@ -137,6 +171,8 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
                            host);
     if (wildcard && !passive)
         return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no host given", step, target);
+    if (!wildcard && numeric && numeric_fast_path(name, strtol(service, NULL, 10), family, out))
+        return 0;
 
     /* No AI_ADDRCONFIG: it hides ::1 on machines whose only IPv6 address is
      * loopback, and we want every address tried, not pre-filtered. */
@@ -166,7 +202,7 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
         return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE, "%s %s: cannot resolve host '%s': %s",
                            step, target, wildcard ? "*" : name, gai_strerror(rc));
     }
-    *out = wildcard ? ipv6_first(list) : list;
+    out->list = wildcard ? ipv6_first(list) : list;
     return 0;
 }
 
@@ -175,20 +211,20 @@ SOCK_API int sock_resolve(sock_t *s, const char *host, const char *service, int 
 {
     if (!s || (max && !out))
         return -EINVAL;
-    struct addrinfo *list;
+    struct sock__addrs addrs;
     int rc = sock__resolve(s, passive ? "bind" : "connect", host, service, passive,
-                           s->priv_family, &list);
+                           s->priv_family, &addrs);
     if (rc < 0)
         return rc;
     int count = 0;
-    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+    for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
         if ((size_t)count < max) {
             out[count].family = ai->ai_family;
             sock__format_addr(ai->ai_addr, out[count].text, sizeof out[count].text);
         }
         count++;
     }
-    freeaddrinfo(list);
+    sock__addrs_free(&addrs);
     return count;
 }
 
