@@ -131,10 +131,13 @@ test: check-deps
 	$(MAKE) --no-print-directory clang-check
 	scripts/run-tests build/asan
 
+# build/clang is also the plain (unsanitized) build that the install test
+# installs and links against; with no clang it is built with cc.
 clang-check:
 	@if command -v clang >/dev/null; then \
 	  $(MAKE) --no-print-directory BUILD=build/clang CC=clang all; \
-	else echo "clang not installed: skipping the clang build"; fi
+	else echo "clang not installed: the plain build uses $(CC)"; \
+	  $(MAKE) --no-print-directory BUILD=build/clang all; fi
 
 tsan: check-deps
 	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" tests tool examples
@@ -159,14 +162,15 @@ bench: all $(BENCH) $(PEER_BIN)
 
 # ---------------------------------------------------------------- install
 
-install: lib tool $(BUILD)/sock.pc
+install: lib tool
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/sock.h $(DESTDIR)$(INCDIR)/sock.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libsock.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libsock.so.$(VERSION)
 	ln -sf libsock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsock.so
-	install -m 644 $(BUILD)/sock.pc $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' sock.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/sock
 	if [ -f docs/sock.1 ]; then install -m 644 docs/sock.1 $(DESTDIR)$(MANDIR)/man1/sock.1; fi
 
