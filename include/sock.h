@@ -201,7 +201,9 @@ int sock_accept(sock_t *acceptor, sock_t *peer);
  * addresses of its family are tried).  A connection of a socket to itself
  * is refused.  The timeout, if set, bounds all attempts together.  Returns 0
  * or the last attempt's code (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...),
- * SOCK_ERESOLVE, -EINVAL (already connected, listening, bad port), with
+ * SOCK_ERESOLVE, -EINVAL (already connected, listening, bad port),
+ * -EAFNOSUPPORT (a literal address of the other family than the bound one
+ * or the one sock_set_family chose), with
  * every address tried and its reason in sock_error(). */
 int sock_connect(sock_t *s, const char *host, const char *service);
 

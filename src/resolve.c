@@ -173,6 +173,17 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
         return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no host given", step, target);
     if (!wildcard && numeric && numeric_fast_path(name, strtol(service, NULL, 10), family, out))
         return 0;
+    if (!wildcard && family != AF_UNSPEC) {
+        /* A literal of the other family can never match: say so, rather
+         * than the resolver's misleading "Name or service not known". */
+        struct in6_addr tmp;
+        int other = family == AF_INET ? AF_INET6 : AF_INET;
+        if (inet_pton(other, name, &tmp) == 1)
+            return sock__failf(s, SOCK__SIDE_SEND, -EAFNOSUPPORT,
+                               "%s %s: '%s' is an %s address, but the socket is %s only", step,
+                               target, name, other == AF_INET ? "IPv4" : "IPv6",
+                               family == AF_INET ? "IPv4" : "IPv6");
+    }
 
     /* No AI_ADDRCONFIG: it hides ::1 on machines whose only IPv6 address is
      * loopback, and we want every address tried, not pre-filtered. */
