@@ -138,8 +138,8 @@ static int parse_opts(const struct cli_opts *o, int argc, char **argv, struct de
 /* Text that stays readable on one line: newlines shown as \n. */
 static void printable(const char *in, char *out, size_t len, size_t max_in)
 {
-    size_t k = 0;
-    for (size_t i = 0; in[i] && i < max_in && k + 3 < len; i++) {
+    size_t k = 0, i;
+    for (i = 0; in[i] && i < max_in && k + 6 < len; i++) {
         unsigned char ch = (unsigned char)in[i];
         if (ch == '\n') {
             out[k++] = '\\';
@@ -148,6 +148,8 @@ static void printable(const char *in, char *out, size_t len, size_t max_in)
             out[k++] = (ch >= 32 && ch < 127) ? (char)ch : '.';
         }
     }
+    if (in[i])
+        k += (size_t)snprintf(out + k, len - k, "...");
     out[k] = '\0';
 }
 
@@ -176,7 +178,7 @@ static void call_text(int side, const struct demo_cmd *c, char *buf, size_t len)
     case OP_SEND_SOME: snprintf(buf, len, "%s.send(<%ld bytes>)", s, c->n); break;
     case OP_RECV:
     case OP_RECV_ONE: snprintf(buf, len, "%s.recv(%ld)", s, c->n); break;
-    case OP_RECV_DRAIN: snprintf(buf, len, "%s.recv() ...", s); break;
+    case OP_RECV_DRAIN: snprintf(buf, len, "%s.recv() %s", s, demo_text(T_UNTIL_END)); break;
     case OP_SHUTDOWN: snprintf(buf, len, "%s.shutdown(\"read-write\")", s); break;
     case OP_CLOSE: snprintf(buf, len, "%s.close()", s); break;
     default: snprintf(buf, len, "?"); break;
@@ -206,9 +208,12 @@ static void result_text(const struct demo_cmd *c, const struct demo_result *res,
     char data[128];
     const char *bytes = demo_text(T_BYTES);
     if (c->op == OP_RECV_DRAIN) {
-        snprintf(buf, len, "%lld %s, %s %s (%s)", res->bytes, bytes,
-                 res->code ? "then" : "then", res->code ? code_name(res->code) : demo_text(T_EOF),
-                 res->code ? sock_strerror(res->code) : "0");
+        if (res->code)
+            snprintf(buf, len, "%lld %s, %s %s (%s)", res->bytes, bytes, demo_text(T_THEN),
+                     code_name(res->code), sock_strerror(res->code));
+        else
+            snprintf(buf, len, "%lld %s, %s 0: %s", res->bytes, bytes, demo_text(T_THEN),
+                     demo_text(T_EOF));
         return;
     }
     if (res->code) {
@@ -217,11 +222,11 @@ static void result_text(const struct demo_cmd *c, const struct demo_result *res,
     }
     switch (c->op) {
     case OP_BIND: snprintf(buf, len, "0: %s", res->local); break;
-    case OP_CONNECT: snprintf(buf, len, "0, %s %s", "from", res->local); break;
+    case OP_CONNECT: snprintf(buf, len, "0, %s %s", demo_text(T_FROM), res->local); break;
     case OP_ACCEPT: snprintf(buf, len, "0, srv fd %d (%s)", res->fd, res->peer); break;
     case OP_INIT: snprintf(buf, len, "ok"); break;
     case OP_SEND: snprintf(buf, len, "%lld %s", res->bytes, bytes); break;
-    case OP_SEND_SOME: snprintf(buf, len, "%lld of %ld %s", res->result, c->n, bytes); break;
+    case OP_SEND_SOME: snprintf(buf, len, "%lld %s %ld %s", res->result, demo_text(T_OF), c->n, bytes); break;
     case OP_RECV:
     case OP_RECV_ONE:
         if (res->result == 0 && res->bytes == 0) {

@@ -248,7 +248,7 @@ enum demo_text {
     T_PORT80, T_PORT80_NETNS, T_AB5A, T_AB5A_NOTE, T_AB5B, T_AB5B_NOTE,
     T_AB6, T_AB6_NOTE, T_AB7, T_AB7_NOTE, T_AB_LOST, T_AB_KEPT,
     T_END, T_END_ABORT, T_SVG_WRITTEN, T_BYTES, T_EOF, T_NETNS_INFO,
-    T_DROPS, T_COUNT
+    T_DROPS, T_FROM, T_THEN, T_OF, T_UNTIL_END, T_COUNT
 };
 
 /* The text in the run's language. */

@@ -275,55 +275,48 @@ void demo_render_header(struct demo_render *r)
 
 /* --------------------------------------------------------------- sockets */
 
-static void format_state(const struct demo_sock_info *si, char *buf, size_t len, double *left)
-{
-    *left = -1;
-    if (si->fd >= 0) {
-        if (si->kernel_state >= 0 && si->kernel_state != si->fd_state) {
-            snprintf(buf, len, "%s %s %s: %s", demo_state_name(si->fd_state), "·",
-                     demo_text(T_KERNEL_KEEPS), demo_state_name(si->kernel_state));
-            *left = si->expires_ms / 1000.0;
-        } else {
-            snprintf(buf, len, "%s", demo_state_name(si->fd_state));
-        }
-    } else if (si->kernel_state >= 0) {
-        snprintf(buf, len, "%s: %s", demo_text(T_KERNEL_KEEPS), demo_state_name(si->kernel_state));
-        *left = si->expires_ms / 1000.0;
-    } else {
-        snprintf(buf, len, "%s", demo_text(T_GONE));
-    }
-}
-
 static void add_socket(const struct demo_render *r, struct column *c, int width,
                        const struct demo_sock_info *si)
 {
-    char state[160], extra[160] = "";
-    double left;
-    const char *name_color = r->color ? C_BOLD : NULL;
+    char extra[160] = "";
+    const char *state_color = r->color ? C_STATE : NULL;
 
     if (!si->had_fd) {
-        col_add(c, width, 6, name_color, "%-5s %s", si->name, demo_text(T_NO_FD_YET));
+        col_add(c, width, 6, r->color ? C_BOLD : NULL, "%-5s %s", si->name, demo_text(T_NO_FD_YET));
         return;
     }
-    format_state(si, state, sizeof state, &left);
+    /* First line: the descriptor and its state, as TCP_INFO reports it. */
     if (si->fd >= 0)
-        col_add(c, width, 6, r->color ? C_STATE : NULL, "%-5s fd %-3d %s", si->name, si->fd, state);
+        col_add(c, width, 6, state_color, "%-5s fd %-3d %s", si->name, si->fd,
+                demo_state_name(si->fd_state));
+    else if (si->kernel_state >= 0)
+        col_add(c, width, 6, state_color, "%-5s %s", si->name, demo_text(T_FD_CLOSED));
     else
-        col_add(c, width, 6, r->color ? C_STATE : NULL, "%-5s %s %s %s", si->name,
-                demo_text(T_FD_CLOSED), "·", state);
+        col_add(c, width, 6, state_color, "%-5s %s %s %s", si->name, demo_text(T_FD_CLOSED),
+                r->dot, demo_text(T_GONE));
 
     if (si->peer[0])
         col_add(c, width, 6, NULL, "      %s %s %s", si->local, r->utf8 ? "→" : "->", si->peer);
     else if (si->local[0])
         col_add(c, width, 6, NULL, "      %s", si->local);
 
+    /* What sock_diag found for the 4-tuple when the descriptor can no
+     * longer tell: the TIME_WAIT the kernel keeps after close. */
+    if (si->kernel_state >= 0 && (si->fd < 0 || si->kernel_state != si->fd_state)) {
+        char left[64] = "";
+        if (si->expires_ms > 0) {
+            left[0] = ',';
+            left[1] = ' ';
+            snprintf(left + 2, sizeof left - 2, demo_text(T_TW_LEFT), si->expires_ms / 1000.0);
+        }
+        col_add(c, width, 6, state_color, "      %s: %s%s", demo_text(T_KERNEL_KEEPS),
+                demo_state_name(si->kernel_state), left);
+    }
     size_t k = 0;
     if (si->fd >= 0 && si->fd_state == TCP_LISTEN)
         k += (size_t)snprintf(extra + k, sizeof extra - k, demo_text(T_QUEUE), si->queue, si->backlog);
-    if (si->fd >= 0 && si->unread > 0)
-        k += (size_t)snprintf(extra + k, sizeof extra - k, demo_text(T_UNREAD), si->unread);
-    if (left > 0 && k < sizeof extra)
-        k += (size_t)snprintf(extra + k, sizeof extra - k, demo_text(T_TW_LEFT), left);
+    if (si->fd >= 0 && si->unread > 0 && k < sizeof extra)
+        snprintf(extra + k, sizeof extra - k, demo_text(T_UNREAD), si->unread);
     if (extra[0])
         col_add(c, width, 6, r->color ? C_DIM : NULL, "      (%s)", extra);
 }

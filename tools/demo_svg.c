@@ -21,6 +21,8 @@
 #define BOX_W 360
 #define LINE 16
 #define MAX_ARROWS 16
+/* Characters of 12px monospace that fit in a call box. */
+#define BOX_CHARS 48
 
 static void xml_text(FILE *f, const char *s)
 {
@@ -48,6 +50,26 @@ static void text_at(FILE *f, int x, int y, const char *anchor, const char *cls, 
     fputs("</text>\n", f);
 }
 
+/* Shorten s to at most n characters (UTF-8 aware), ending in "..." when
+ * cut, so that text stays inside its box. */
+static void fit(char *s, int n)
+{
+    int chars = 0;
+    for (char *p = s; *p; p++) {
+        if (((unsigned char)*p & 0xc0) == 0x80)
+            continue;
+        if (++chars > n - 3) {
+            /* Is there more than fits?  Count the rest. */
+            int rest = 0;
+            for (char *q = p; *q; q++)
+                rest += ((unsigned char)*q & 0xc0) != 0x80;
+            if (chars - 1 + rest > n)
+                memcpy(p, "...", 4);
+            return;
+        }
+    }
+}
+
 /* One side's calls of a step as boxes; returns the height used. */
 static int draw_calls(FILE *f, const struct demo_step *st, int side, int y)
 {
@@ -57,15 +79,12 @@ static int draw_calls(FILE *f, const struct demo_step *st, int side, int y)
         const struct demo_call *c = &st->calls[side][i];
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"5\" class=\"%s\"/>\n",
                 x - BOX_W / 2, y + h, BOX_W, 2 * LINE + 8, side == DEMO_CLIENT ? "bc" : "bs");
-        text_at(f, x, y + h + LINE, "middle", "call", c->text);
-        char res[200];
+        char call[200], res[200];
+        snprintf(call, sizeof call, "%s", c->text);
+        fit(call, BOX_CHARS);
+        text_at(f, x, y + h + LINE, "middle", "call", call);
         snprintf(res, sizeof res, "\xe2\x86\x92 %s", c->result);
-        if (strlen(res) > 58) {
-            size_t cut = 55;
-            while (cut > 0 && ((unsigned char)res[cut] & 0xc0) == 0x80)
-                cut--;
-            memcpy(res + cut, "...", 4);
-        }
+        fit(res, BOX_CHARS);
         text_at(f, x, y + h + 2 * LINE + 2, "middle", c->failed ? "err" : "res", res);
         h += 2 * LINE + 14;
     }
@@ -219,7 +238,7 @@ int demo_svg_write(FILE *out, const struct demo_run *run)
         {"syn", "#2e7d32"}, {"ack", "#555"}, {"dat", "#1565c0"}, {"fin", "#ef6c00"}, {"rst", "#c62828"},
     };
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
-        fprintf(out, "<marker id=\"head-%s\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" "
+        fprintf(out, "<marker id=\"head-%s\" markerUnits=\"userSpaceOnUse\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" "
                      "refY=\"4\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 z\" fill=\"%s\"/></marker>\n",
                 heads[i].cls, heads[i].color);
     fputs("</defs>\n", out);

@@ -161,6 +161,10 @@ static const char *const texts[T_COUNT][2] = {
                       "par veth; se borran al final."},
     [T_DROPS] = {"(the capture lost %u packets to a busy interface)",
                  "(la captura perdió %u paquetes por una interfaz ocupada)"},
+    [T_FROM] = {"from", "desde"},
+    [T_THEN] = {"then", "después"},
+    [T_OF] = {"of", "de"},
+    [T_UNTIL_END] = {"until the end", "hasta el final"},
 };
 
 const char *demo_text(enum demo_text id)
