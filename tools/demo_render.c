@@ -23,7 +23,7 @@
 #define COL_R 47          /* server column */
 #define MAX_LINES 48
 #define LINE_MAX_BYTES 400
-#define ARROW 40          /* width of a segment arrow */
+#define ARROW 36          /* width of a segment arrow */
 
 struct cell_line {
     char text[LINE_MAX_BYTES];
@@ -357,8 +357,8 @@ static void print_segment(const struct demo_render *r, const struct demo_segment
     if (s->mss)
         k += snprintf(detail + k, sizeof detail - (size_t)k, " mss %u", s->mss);
     if (s->preview[0])
-        snprintf(detail + k, sizeof detail - (size_t)k, " \"%.14s%s\"", s->preview,
-                 strlen(s->preview) > 14 ? "..." : "");
+        snprintf(detail + k, sizeof detail - (size_t)k, " \"%.8s%s\"", s->preview,
+                 strlen(s->preview) > 8 ? "..." : "");
 
     const char *color = NULL;
     if (r->color) {
