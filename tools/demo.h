@@ -50,6 +50,7 @@ struct demo_sock_info {
     unsigned expires_ms;            /* sock_diag timer (TIME_WAIT's time left) */
     unsigned queue, backlog;        /* a listener's accept queue and backlog */
     int unread;                     /* bytes waiting in the receive buffer, -1 unknown */
+    int unsent;                     /* bytes in the send queue not yet acknowledged */
 };
 
 /* A TCP state number (TCP_ESTABLISHED ...) as the kernel names it. */
@@ -248,7 +249,7 @@ enum demo_text {
     T_PORT80, T_PORT80_NETNS, T_AB5A, T_AB5A_NOTE, T_AB5B, T_AB5B_NOTE,
     T_AB6, T_AB6_NOTE, T_AB7, T_AB7_NOTE, T_AB_LOST, T_AB_KEPT,
     T_END, T_END_ABORT, T_SVG_WRITTEN, T_BYTES, T_EOF, T_NETNS_INFO,
-    T_DROPS, T_FROM, T_THEN, T_OF, T_UNTIL_END, T_COUNT
+    T_DROPS, T_UNSENT, T_FROM, T_THEN, T_OF, T_UNTIL_END, T_COUNT
 };
 
 /* The text in the run's language. */

@@ -41,6 +41,7 @@ void demo_kernel_fd_info(int fd, struct demo_sock_info *si)
 
     si->fd_state = -1;
     si->unread = -1;
+    si->unsent = -1;
     if (fd < 0)
         return;
     memset(&ti, 0, sizeof ti);
@@ -56,6 +57,8 @@ void demo_kernel_fd_info(int fd, struct demo_sock_info *si)
     int n;
     if (si->fd_state != TCP_LISTEN && ioctl(fd, SIOCINQ, &n) == 0)
         si->unread = n;
+    if (si->fd_state != TCP_LISTEN && ioctl(fd, SIOCOUTQ, &n) == 0)
+        si->unsent = n;
 }
 
 /* Copy an address into the diag id's fields, in network order. */

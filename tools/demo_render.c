@@ -316,7 +316,11 @@ static void add_socket(const struct demo_render *r, struct column *c, int width,
     if (si->fd >= 0 && si->fd_state == TCP_LISTEN)
         k += (size_t)snprintf(extra + k, sizeof extra - k, demo_text(T_QUEUE), si->queue, si->backlog);
     if (si->fd >= 0 && si->unread > 0 && k < sizeof extra)
-        snprintf(extra + k, sizeof extra - k, demo_text(T_UNREAD), si->unread);
+        k += (size_t)snprintf(extra + k, sizeof extra - k, demo_text(T_UNREAD), si->unread);
+    if (si->fd >= 0 && si->unsent > 0 && k < sizeof extra)
+        snprintf(extra + k, sizeof extra - k, "%s" , k ? "; " : "");
+    if (si->fd >= 0 && si->unsent > 0 && (k = strlen(extra)) < sizeof extra)
+        snprintf(extra + k, sizeof extra - k, demo_text(T_UNSENT), si->unsent);
     if (extra[0])
         col_add(c, width, 6, r->color ? C_DIM : NULL, "      (%s)", extra);
 }

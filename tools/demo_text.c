@@ -161,6 +161,7 @@ static const char *const texts[T_COUNT][2] = {
                       "par veth; se borran al final."},
     [T_DROPS] = {"(the capture lost %u packets to a busy interface)",
                  "(la captura perdió %u paquetes por una interfaz ocupada)"},
+    [T_UNSENT] = {"%d bytes not yet acknowledged", "%d bytes aún sin confirmar"},
     [T_FROM] = {"from", "desde"},
     [T_THEN] = {"then", "después"},
     [T_OF] = {"of", "de"},
