@@ -5,10 +5,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *const loopbacks[2] = {"127.0.0.1", "::1"};
 
@@ -186,4 +191,31 @@ void *drain_thread(void *arg)
         d->total += (size_t)n;
     }
     return NULL;
+}
+
+void enter_blackhole_netns(void)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        cr_skip_test("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+    /* Bring lo up with an ioctl rather than a program, so that only nft is
+     * needed. */
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    cr_assert_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0, "SIOCGIFFLAGS lo: %s", strerror(errno));
+    ifr.ifr_flags |= IFF_UP;
+    cr_assert_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
+    close(fd);
+    int rc = system("nft -f - >/dev/null 2>&1 <<'NFT'\n"
+                    "table inet unit_blackhole {\n"
+                    "  chain input {\n"
+                    "    type filter hook input priority 0;\n"
+                    "    tcp dport " BLACKHOLE_PORT " drop\n"
+                    "  }\n"
+                    "}\n"
+                    "NFT\n");
+    if (rc != 0)
+        cr_skip_test("nft could not install the drop rule (status %d)", rc);
 }
