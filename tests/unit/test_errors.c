@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,8 +152,9 @@ FAMILY_TEST(errors, close_with_unread_data_resets_peer, .timeout = 10)
     sock_t c, s;
     pair_on(host, &c, &s);
     expect_ok(&c, sock_send_all(&c, "unread", 6, NULL));
-    /* Let the bytes land in the server's queue before it closes. */
-    sleep_ms(50);
+    /* The bytes must be in the server's queue before it closes. */
+    struct pollfd pfd = {.fd = sock_fd(&s), .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 5000), 1, "the data never reached the server");
     expect_ok(&s, sock_close(&s));
     char b;
     expect_code(&c, sock_recv(&c, &b, 1), -ECONNRESET);
