@@ -101,8 +101,10 @@ void sock__attempt_add(struct sock__attempts *a, const char *addr, int code)
 }
 
 int sock__attempt_fail(sock_t *s, const struct sock__attempts *a, const char *step,
-                       const char *target)
+                       const char *host, const char *service)
 {
+    char target[SOCK_ERRLEN / 2];
+    sock__format_target(host, service, target, sizeof target);
     /* With a single attempt at the very address the caller wrote, naming
      * it twice ("connect 127.0.0.1:80: 127.0.0.1:80 Connection refused")
      * only adds noise. */

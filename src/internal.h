@@ -68,9 +68,10 @@ struct sock__attempts {
     char last_addr[SOCK_ADDRSTRLEN];
 };
 void sock__attempt_add(struct sock__attempts *a, const char *addr, int code);
-/* Record the failure "<step> <target>: <every attempt>" and return its code. */
+/* Record the failure "<step> <host:service>: <every attempt>" and return
+ * its code. */
 int sock__attempt_fail(sock_t *s, const struct sock__attempts *a,
-                       const char *step, const char *target);
+                       const char *step, const char *host, const char *service);
 
 /* ---- resolve.c ---------------------------------------------------------- */
 

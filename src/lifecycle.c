@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -139,8 +141,7 @@ static int do_bind(sock_t *s, const char *host, const char *service)
     int rc = sock__resolve(s, "bind", host, service, 1, s->priv_family, &addrs);
     if (rc < 0)
         return rc;
-    char target[SOCK_ERRLEN / 2], addr[SOCK_ADDRSTRLEN];
-    sock__format_target(host, service, target, sizeof target);
+    char addr[SOCK_ADDRSTRLEN];
     struct sock__attempts tried = {.len = 0};
     int wildcard = sock__is_wildcard(host);
     for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
@@ -157,7 +158,7 @@ static int do_bind(sock_t *s, const char *host, const char *service)
         sock__attempt_add(&tried, addr, fd);
     }
     sock__addrs_free(&addrs);
-    return sock__attempt_fail(s, &tried, "bind", target);
+    return sock__attempt_fail(s, &tried, "bind", host, service);
 }
 
 SOCK_API int sock_bind(sock_t *s, const char *host, const char *service)
@@ -305,10 +306,40 @@ static int same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
            memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
 }
 
+/* The kernel picks implicit (ephemeral) ports from
+ * net.ipv4.ip_local_port_range, read once per process: a destination port
+ * outside that range can never be our own source port, so the self-connect
+ * check below (one more system call) is skipped for it, as for servers on
+ * the usual fixed ports. */
+static int ephemeral_lo, ephemeral_hi;
+static pthread_once_t ephemeral_once = PTHREAD_ONCE_INIT;
+
+static void read_ephemeral_range(void)
+{
+    ephemeral_lo = 1, ephemeral_hi = 65535; /* unknown: check every port */
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+    if (!f)
+        return;
+    int lo, hi;
+    if (fscanf(f, "%d %d", &lo, &hi) == 2 && lo > 0 && hi >= lo)
+        ephemeral_lo = lo, ephemeral_hi = hi;
+    fclose(f);
+}
+
+static int may_meet_itself(const struct sockaddr *dst, int bound)
+{
+    if (bound)
+        return 1; /* an explicit bind can pick any port */
+    pthread_once(&ephemeral_once, read_ephemeral_range);
+    int port = ntohs(dst->sa_family == AF_INET ? ((const struct sockaddr_in *)dst)->sin_port
+                                               : ((const struct sockaddr_in6 *)dst)->sin6_port);
+    return port >= ephemeral_lo && port <= ephemeral_hi;
+}
+
 /* Connect fd to one address within the deadline.  An interrupted or
  * non-blocking connect goes on in the background, so both are finished the
  * same way: wait until writable, then ask the socket how it ended. */
-static int connect_one(int fd, const struct addrinfo *ai, int64_t deadline)
+static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t deadline)
 {
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
         int e = errno;
@@ -327,6 +358,8 @@ static int connect_one(int fd, const struct addrinfo *ai, int64_t deadline)
     /* A connect to a local address whose port is free can meet itself
      * (TCP simultaneous open) when the system picks that very port as our
      * ephemeral one; nobody wants that connection. */
+    if (!may_meet_itself(ai->ai_addr, bound))
+        return 0;
     struct sockaddr_storage me;
     socklen_t len = sizeof me;
     if (getsockname(fd, (struct sockaddr *)&me, &len) == 0 &&
@@ -360,13 +393,12 @@ static int do_connect(sock_t *s, const char *host, const char *service)
     if (rc < 0)
         return rc;
 
-    char target[SOCK_ERRLEN / 2], addr[SOCK_ADDRSTRLEN];
-    sock__format_target(host, service, target, sizeof target);
+    char addr[SOCK_ADDRSTRLEN];
     struct sock__attempts tried = {.len = 0};
     int64_t deadline = sock__deadline(s->priv_timeout_ms);
     for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
         int fd = bound ? s->priv_fd : new_fd(s, ai->ai_family);
-        rc = fd < 0 ? fd : connect_one(fd, ai, deadline);
+        rc = fd < 0 ? fd : connect_one(fd, ai, bound, deadline);
         if (rc == 0) {
             s->priv_fd = fd;
             memcpy(&s->priv_peer, ai->ai_addr,
@@ -384,7 +416,7 @@ static int do_connect(sock_t *s, const char *host, const char *service)
             break;
     }
     sock__addrs_free(&addrs);
-    return sock__attempt_fail(s, &tried, "connect", target);
+    return sock__attempt_fail(s, &tried, "connect", host, service);
 }
 
 SOCK_API int sock_connect(sock_t *s, const char *host, const char *service)

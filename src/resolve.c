@@ -156,8 +156,17 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
     int numeric;
 
     out->list = NULL;
+    int service_rc = check_service(service, &numeric);
+    int wildcard = sock__is_wildcard(host);
+    int host_rc = wildcard ? 0 : strip_brackets(host, name, sizeof name);
+    /* The common case first, before any text is formatted: connect and
+     * bind must cost what the raw calls cost. */
+    if (service_rc == 0 && host_rc == 0 && !wildcard && numeric &&
+        numeric_fast_path(name, strtol(service, NULL, 10), family, out))
+        return 0;
+
     sock__format_target(host, service, target, sizeof target);
-    if (check_service(service, &numeric) < 0) {
+    if (service_rc < 0) {
         if (!service || !*service)
             return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no port or service given",
                                step, target);
@@ -165,14 +174,11 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
                            "%s %s: invalid port '%s' (a number from 0 to 65535 or a service name)",
                            step, target, service);
     }
-    int wildcard = sock__is_wildcard(host);
-    if (!wildcard && strip_brackets(host, name, sizeof name) < 0)
+    if (host_rc < 0)
         return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: invalid host '%s'", step, target,
                            host);
     if (wildcard && !passive)
         return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no host given", step, target);
-    if (!wildcard && numeric && numeric_fast_path(name, strtol(service, NULL, 10), family, out))
-        return 0;
     if (!wildcard && family != AF_UNSPEC) {
         /* A literal of the other family can never match: say so, rather
          * than the resolver's misleading "Name or service not known". */
