@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,8 @@ SOCK_API const char *sock_strerror(int code)
     /* glibc's strerror() returns a constant string for every errno it knows
      * and a per-thread buffer for unknown numbers, so this is thread-safe
      * here; the texts of distinct errno values are distinct. */
+    if (code == INT_MIN)
+        return "Unknown error code"; /* -INT_MIN does not exist */
     return strerror(code < 0 ? -code : code);
 }
 
