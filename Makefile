@@ -53,7 +53,7 @@ EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 STATIC  := $(BUILD)/libsock.a
 SHARED  := $(BUILD)/libsock.so
 TOOL    := $(BUILD)/sock
-BENCH   := $(BUILD)/bench
+BENCH   := $(BUILD)/sock-bench
 UNIT    := $(BUILD)/test-unit
 TOOLT   := $(BUILD)/test-tool
 STRESS  := $(BUILD)/test-stress
