@@ -1,0 +1,30 @@
+/*
+ * pump.h - move bytes both ways between local descriptors and a
+ * connection, as `sock connect` and `sock listen` do.
+ */
+#ifndef SOCK_TOOL_PUMP_H
+#define SOCK_TOOL_PUMP_H
+
+#include "sock.h"
+
+struct pump_opts {
+    const char *cmd;  /* subcommand name, for messages */
+    int idle_ms;      /* give up after this long without progress; -1 never */
+    int progress;     /* print bytes and rate on stderr once a second */
+};
+
+struct pump_stats {
+    unsigned long long sent;      /* in_fd -> connection */
+    unsigned long long received;  /* connection -> out_fd */
+};
+
+/* Copy in_fd to the connection and the connection to out_fd until the peer
+ * has closed its side and in_fd is exhausted (or, when in_fd is a terminal,
+ * until the peer has closed).  End of in_fd half-closes the connection
+ * (shutdown write), so the peer sees end of stream and can still reply.
+ * A regular file is sent with sendfile(); a socket read into a pipe uses
+ * splice(); otherwise 256 KiB buffers.  Returns EXIT_OK, or EXIT_NET after
+ * printing what failed (a reset, a write error, a truncated transfer). */
+int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct pump_stats *st);
+
+#endif
