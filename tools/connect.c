@@ -34,8 +34,7 @@ int cmd_connect(const struct cli_opts *o, int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         }
-        usage(stderr);
-        return EXIT_USAGE;
+        return tool_bad_option("connect", argc, argv);
     }
     char host[256], port[64];
     int rc = tool_host_port("connect", argc - optind, argv + optind, 1, host, sizeof host, port,

@@ -42,8 +42,7 @@ int cmd_listen(const struct cli_opts *o, int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         }
-        usage(stderr);
-        return EXIT_USAGE;
+        return tool_bad_option("listen", argc, argv);
     }
     char host[256], port[64];
     int rc = tool_host_port("listen", argc - optind, argv + optind, 0, host, sizeof host, port,

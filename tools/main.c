@@ -153,6 +153,6 @@ int main(int argc, char **argv)
         o.progress = isatty(STDERR_FILENO);
     if (o.trace)
         tool_trace_on();
-    opterr = 1;
+    /* Subcommands print their own one-line errors for bad options. */
     return c->run(&o, argc - optind, argv + optind);
 }

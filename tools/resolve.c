@@ -40,8 +40,7 @@ int cmd_resolve(const struct cli_opts *o, int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         }
-        usage(stderr);
-        return EXIT_USAGE;
+        return tool_bad_option("resolve", argc, argv);
     }
     argc -= optind, argv += optind;
     if (argc < 1 || argc > 2) {

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,14 @@ static void trace_line(const sock_trace_event_t *ev, void *user)
 void tool_trace_on(void)
 {
     sock_set_trace(trace_line, NULL);
+}
+
+int tool_bad_option(const char *cmd, int argc, char **argv)
+{
+    const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    if (optopt && strchr("T", optopt) == NULL && opt[0] == '-' && opt[1] != '-' && opt[1])
+        tool_err(cmd, "unknown option '-%c' (see 'sock %s --help')", optopt, cmd);
+    else
+        tool_err(cmd, "unknown option or missing value: '%s' (see 'sock %s --help')", opt, cmd);
+    return EXIT_USAGE;
 }

@@ -24,6 +24,10 @@ int tool_prepare(const char *cmd, const struct cli_opts *o, sock_t *s);
  * bad (an invalid port or address), EXIT_NET otherwise. */
 int tool_status(int code);
 
+/* After getopt_long() returned '?': print one line naming the bad option
+ * and return EXIT_USAGE (the subcommands leave opterr at 0). */
+int tool_bad_option(const char *cmd, int argc, char **argv);
+
 /* Install the step trace on stderr (--trace). */
 void tool_trace_on(void);
 

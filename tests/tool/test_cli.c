@@ -1,0 +1,206 @@
+/*
+ * test_cli.c - the `sock` tool: connect and listen moving data both ways
+ * with half-close, on 127.0.0.1 and ::1; interop with nc and Python in both
+ * roles; resolve; and bad input (exit status 2, one line naming the culprit).
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *families[] = {"127.0.0.1", "::1"};
+
+/* Start `sock listen HOST 0` (with stdin_data as its reply) and return the
+ * port it printed. */
+static int start_listener(proc_t *p, const char *host, const char *reply)
+{
+    char *argv[] = {(char *)sock_bin(), "listen", (char *)host, "0", NULL};
+    cr_assert_eq(proc_start(p, argv), 0, "cannot start %s", sock_bin());
+    if (reply && *reply) {
+        ssize_t w = write(p->in, reply, strlen(reply));
+        cr_assert_eq(w, (ssize_t)strlen(reply));
+    }
+    close(p->in);
+    p->in = -1;
+    char buf[512] = "";
+    cr_assert(proc_wait_for(p->err, "listening on", buf, sizeof buf, 5000),
+              "no 'listening on' line: %s", buf);
+    int port = parse_listening_port(buf);
+    cr_assert_gt(port, 0, "no port in '%s'", buf);
+    return port;
+}
+
+Test(cli, connect_and_listen_half_close_both_ways, .timeout = 30)
+{
+    for (int f = 0; f < 2; f++) {
+        proc_t srv;
+        int port = start_listener(&srv, families[f], "reply from listener\n");
+        char portstr[8], *out = NULL, *err = NULL;
+        snprintf(portstr, sizeof portstr, "%d", port);
+        char *argv[] = {(char *)sock_bin(), "connect", (char *)families[f], portstr, NULL};
+        const char *req = "request from connect\n";
+        int st = proc_run(argv, req, strlen(req), &out, NULL, &err, 10000);
+        cr_expect_eq(st, 0, "sock connect %s exit %d: %s", families[f], st, err);
+        /* The reply arrives although connect half-closed after its input. */
+        cr_expect_str_eq(out, "reply from listener\n");
+        char *got = proc_read_all(srv.out, NULL, 5000);
+        cr_expect_str_eq(got, req, "listener received '%s'", got ? got : "(nothing)");
+        cr_expect_eq(proc_wait(&srv, 5000), 0, "listener did not end cleanly");
+        free(got), free(out), free(err);
+    }
+}
+
+Test(cli, host_port_single_argument, .timeout = 20)
+{
+    proc_t srv;
+    int port = start_listener(&srv, "::1", "ok\n");
+    char addr[64], *out = NULL;
+    snprintf(addr, sizeof addr, "[::1]:%d", port);
+    char *argv[] = {(char *)sock_bin(), "connect", addr, NULL};
+    cr_expect_eq(proc_run(argv, "x", 1, &out, NULL, NULL, 10000), 0);
+    cr_expect_str_eq(out, "ok\n");
+    proc_wait(&srv, 5000);
+    free(out);
+}
+
+Test(cli, refused_is_exit_1_with_library_text, .timeout = 20)
+{
+    proc_t srv;
+    int port = start_listener(&srv, "127.0.0.1", "");
+    proc_kill(&srv); /* the port is free again: nobody listens */
+    char portstr[8], *err = NULL;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *argv[] = {(char *)sock_bin(), "connect", "127.0.0.1", portstr, NULL};
+    int st = proc_run(argv, NULL, 0, NULL, NULL, &err, 10000);
+    cr_expect_eq(st, 1, "exit %d", st);
+    cr_expect(strstr(err, "Connection refused") && strstr(err, portstr), "stderr: %s", err);
+    free(err);
+}
+
+/* Every case: exit status 2 and one line on stderr that names the culprit. */
+static void expect_usage_error(char **argv, const char *culprit)
+{
+    char *err = NULL, *out = NULL;
+    int st = proc_run(argv, NULL, 0, &out, NULL, &err, 10000);
+    cr_expect_eq(st, 2, "%s %s: exit %d, stderr %s", argv[1], argv[2] ? argv[2] : "", st, err);
+    cr_expect(strstr(err, culprit) != NULL, "stderr does not name '%s': %s", culprit, err);
+    const char *nl = strchr(err, '\n');
+    cr_expect(nl && nl[1] == '\0', "not one line: '%s'", err);
+    free(err), free(out);
+}
+
+Test(cli, bad_input_exit_2, .timeout = 60)
+{
+    const char *bad_addrs[] = {"[::1]", "::1", "[foo]:[bar]baz", "foo]bar:baz"};
+    for (size_t i = 0; i < sizeof bad_addrs / sizeof bad_addrs[0]; i++) {
+        char *argv[] = {(char *)sock_bin(), "connect", (char *)bad_addrs[i], NULL};
+        expect_usage_error(argv, bad_addrs[i]);
+    }
+    char *p1[] = {(char *)sock_bin(), "connect", "127.0.0.1", "99999", NULL};
+    expect_usage_error(p1, "99999");
+    char *p2[] = {(char *)sock_bin(), "connect", "127.0.0.1", "-1", NULL};
+    expect_usage_error(p2, "-1");
+    char *p3[] = {(char *)sock_bin(), "listen", "99999", NULL};
+    expect_usage_error(p3, "99999");
+    char *p4[] = {(char *)sock_bin(), "--bogus", NULL};
+    expect_usage_error(p4, "--bogus");
+    char *p5[] = {(char *)sock_bin(), "connect", NULL};
+    expect_usage_error(p5, "missing");
+    char *p6[] = {(char *)sock_bin(), "nosuchcommand", NULL};
+    expect_usage_error(p6, "nosuchcommand");
+    char *p7[] = {(char *)sock_bin(), "--timeout", "soon", "connect", "h", "1", NULL};
+    expect_usage_error(p7, "soon");
+    char *p8[] = {(char *)sock_bin(), "connect", "--frobnicate", NULL};
+    expect_usage_error(p8, "frobnicate");
+}
+
+Test(cli, valid_scenario_40_addresses_are_accepted, .timeout = 30)
+{
+    /* Valid forms must get past argument checking: with nobody listening
+     * they fail as network errors (1), never as usage errors (2). */
+    proc_t srv;
+    int port = start_listener(&srv, "127.0.0.1", "");
+    proc_kill(&srv);
+    char a1[64], a2[64];
+    snprintf(a1, sizeof a1, "[::1]:%d", port);
+    snprintf(a2, sizeof a2, "127.0.0.1:%d", port);
+    const char *good[] = {a1, a2};
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = {(char *)sock_bin(), "connect", (char *)good[i], NULL};
+        int st = proc_run(argv, NULL, 0, NULL, NULL, NULL, 10000);
+        cr_expect_eq(st, 1, "%s: exit %d", good[i], st);
+    }
+    /* ":0" and "127.0.0.1:" are a listener on any address / any port. */
+    const char *listen_forms[] = {":0", "127.0.0.1:"};
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = {(char *)sock_bin(), "listen", (char *)listen_forms[i], NULL};
+        proc_t p;
+        cr_assert_eq(proc_start(&p, argv), 0);
+        char buf[256] = "";
+        cr_expect(proc_wait_for(p.err, "listening on", buf, sizeof buf, 5000), "%s: %s",
+                  listen_forms[i], buf);
+        proc_kill(&p);
+    }
+}
+
+Test(cli, resolve_lists_addresses_and_errors, .timeout = 20)
+{
+    char *out = NULL, *err = NULL;
+    char *argv[] = {(char *)sock_bin(), "resolve", "127.0.0.1", "http", NULL};
+    cr_expect_eq(proc_run(argv, NULL, 0, &out, NULL, &err, 10000), 0);
+    cr_expect(strstr(out, "127.0.0.1:80") && strstr(out, "IPv4"), "%s", out);
+    free(out), free(err);
+    char *bad[] = {(char *)sock_bin(), "resolve", "example.invalid", NULL};
+    int st = proc_run(bad, NULL, 0, NULL, NULL, &err, 15000);
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(err, "example.invalid") != NULL, "%s", err);
+    free(err);
+}
+
+Test(cli, interop_nc_and_python_both_roles, .timeout = 60)
+{
+    cr_assert(have_command("nc") && have_command("python3"),
+              "nc and python3 must be installed (make test installs them)");
+    for (int f = 0; f < 2; f++) {
+        /* sock listen, nc connects (-N: shut down on end of input). */
+        proc_t srv;
+        int port = start_listener(&srv, families[f], "hola nc\n");
+        char portstr[8], *out = NULL;
+        snprintf(portstr, sizeof portstr, "%d", port);
+        char *nc[] = {"nc", "-N", (char *)families[f], portstr, NULL};
+        cr_expect_eq(proc_run(nc, "from nc\n", 8, &out, NULL, NULL, 10000), 0);
+        cr_expect_str_eq(out, "hola nc\n");
+        char *got = proc_read_all(srv.out, NULL, 5000);
+        cr_expect_str_eq(got, "from nc\n");
+        proc_wait(&srv, 5000);
+        free(out), free(got);
+
+        /* Python listens (port 0, printed), sock connects; Python reads to
+         * end of stream (our half-close) before it replies. */
+        const char *py =
+            "import socket,sys\n"
+            "fam=socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n"
+            "s=socket.socket(fam); s.bind((sys.argv[1],0)); s.listen(1)\n"
+            "print('listening on x:%d' % s.getsockname()[1], file=sys.stderr, flush=True)\n"
+            "c,_=s.accept(); data=b''\n"
+            "while True:\n"
+            "  d=c.recv(65536)\n"
+            "  if not d: break\n"
+            "  data+=d\n"
+            "c.sendall(b'python got %d bytes\\n' % len(data)); c.close()\n";
+        char *pyargv[] = {"python3", "-c", (char *)py, (char *)families[f], NULL};
+        proc_t pys;
+        cr_assert_eq(proc_start(&pys, pyargv), 0);
+        char buf[256] = "";
+        cr_assert(proc_wait_for(pys.err, "listening on", buf, sizeof buf, 10000), "%s", buf);
+        snprintf(portstr, sizeof portstr, "%d", parse_listening_port(buf));
+        char *sc[] = {(char *)sock_bin(), "connect", (char *)families[f], portstr, NULL};
+        cr_expect_eq(proc_run(sc, "12345", 5, &out, NULL, NULL, 10000), 0);
+        cr_expect_str_eq(out, "python got 5 bytes\n");
+        proc_wait(&pys, 5000);
+        free(out);
+    }
+}
