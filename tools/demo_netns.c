@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,7 +99,22 @@ static void on_signal(int sig)
     for (int i = 0; i < 2; i++)
         if (watched[i] > 0)
             kill(watched[i], SIGKILL);
-    demo_netns_cleanup();
+    /* What `ip netns delete` does, with system calls alone: detach the
+     * bind mount that keeps the namespace alive and remove its file.  No
+     * fork in a signal handler (it deadlocks under sanitizers); the veth
+     * pair goes away with the namespaces. */
+    if (ns_active) {
+        ns_active = 0;
+        for (int i = 0; i < 2; i++) {
+            char path[sizeof NETNS_DIR + sizeof ns_names[i] + 1];
+            size_t d = sizeof NETNS_DIR - 1, n = strlen(ns_names[i]);
+            memcpy(path, NETNS_DIR, d);
+            path[d] = '/';
+            memcpy(path + d + 1, ns_names[i], n + 1);
+            umount2(path, MNT_DETACH);
+            unlink(path);
+        }
+    }
     _exit(128 + sig);
 }
 
