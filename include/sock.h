@@ -321,6 +321,11 @@ typedef void (*sock_trace_fn)(const sock_trace_event_t *ev, void *user);
  * overrides SOCK_TRACE.  Call it before other threads use the library. */
 void sock_set_trace(sock_trace_fn fn, void *user);
 
+/* The callback SOCK_TRACE=1 installs: each step as one line on stderr,
+ * written with a single write() so that lines of several threads never
+ * mix.  sock_set_trace(sock_trace_to_stderr, NULL) turns it on from code. */
+void sock_trace_to_stderr(const sock_trace_event_t *ev, void *user);
+
 /* Format ev as the one-line text SOCK_TRACE=1 prints (no newline) into buf.
  * Returns the length the full line needs, like snprintf. */
 int sock_trace_format(const sock_trace_event_t *ev, char *buf, size_t len);

@@ -43,7 +43,7 @@ SOCK_API int sock_trace_format(const sock_trace_event_t *ev, char *buf, size_t l
 
 /* The SOCK_TRACE=1 callback: one write() per line, so lines from several
  * threads or processes never interleave. */
-static void trace_to_stderr(const sock_trace_event_t *ev, void *user)
+SOCK_API void sock_trace_to_stderr(const sock_trace_event_t *ev, void *user)
 {
     (void)user;
     char line[1024];
@@ -63,7 +63,7 @@ __attribute__((constructor)) static void trace_from_env(void)
 {
     const char *v = getenv("SOCK_TRACE");
     if (v && *v && strcmp(v, "0") != 0) {
-        trace_fn = trace_to_stderr;
+        trace_fn = sock_trace_to_stderr;
         __atomic_store_n(&sock__trace_on, 1, __ATOMIC_RELEASE);
     }
 }

@@ -108,23 +108,9 @@ int tool_status(int code)
     return code == -EINVAL || code == -EAFNOSUPPORT ? EXIT_USAGE : EXIT_NET;
 }
 
-static void trace_line(const sock_trace_event_t *ev, void *user)
-{
-    (void)user;
-    char line[1024];
-    int n = sock_trace_format(ev, line, sizeof line - 1);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof line - 2)
-        n = (int)sizeof line - 2;
-    line[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
-}
-
 void tool_trace_on(void)
 {
-    sock_set_trace(trace_line, NULL);
+    sock_set_trace(sock_trace_to_stderr, NULL);
 }
 
 int tool_bad_option(const char *cmd, int argc, char **argv)
