@@ -6,7 +6,6 @@
 #   make bench      library vs raw syscalls, sock vs nc/socat/iperf3
 #   make tsan       the suite under ThreadSanitizer
 #   make valgrind   the suite under valgrind
-#   make stress     the load and fault suite (minutes)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #
 # Variant builds (sanitizers) are the same rules run again with another
@@ -43,8 +42,6 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOLT_SRC := $(wildcard tests/tool/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
-STRESS_SRC := $(wildcard tests/stress/*.c) tests/tool/harness.c
-STRESS_OBJ := $(STRESS_SRC:%.c=$(BUILD)/%.o)
 PEER_SRC  := $(wildcard bench/peers/*.c)
 PEER_BIN  := $(PEER_SRC:bench/peers/%.c=$(BUILD)/bench-peers/%)
 EX_SRC    := $(wildcard examples/*.c)
@@ -56,11 +53,10 @@ TOOL    := $(BUILD)/sock
 BENCH   := $(BUILD)/sock-bench
 UNIT    := $(BUILD)/test-unit
 TOOLT   := $(BUILD)/test-tool
-STRESS  := $(BUILD)/test-stress
 THREADS := $(BUILD)/threads
 
 .PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
-        stress install uninstall clean asan clang-check
+        install uninstall clean asan clang-check
 
 # The test binaries need Criterion; a plain `make` on a machine without it
 # still builds the library and the tool (`make test` installs Criterion).
@@ -111,9 +107,6 @@ $(TOOLT): $(TOOLT_OBJ) $(STATIC)
 $(THREADS): tests/tsan/threads.c $(STATIC) include/sock.h
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
-$(STRESS): $(STRESS_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)
-
 $(BUILD)/bench-peers/%: bench/peers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
@@ -159,9 +152,6 @@ valgrind: check-deps
 	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" tests tool examples
 	VALGRIND=1 scripts/run-tests build/vg
 
-stress: all $(STRESS)
-	@scripts/ensure-deps stress
-	scripts/run-stress $(BUILD)
 
 # ---------------------------------------------------------------- demo, bench
 
