@@ -567,7 +567,11 @@ static int parse_args(int argc, char **argv, struct config *c)
     /* Explicit sizes win over --quick, whatever their order. */
     long explicit_work[FIG_COUNT] = {0, 0, 0};
     long rounds = 0;
-    optind = 1;
+    /* 0, not 1: glibc then also forgets the state of an earlier getopt in
+     * this process (the sock tool's, with its "+" mode).  getopt itself
+     * names a missing argument or an unknown option. */
+    optind = 0;
+    opterr = 1;
     int ch, rc = 0;
     while (rc == 0 && (ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {

@@ -345,7 +345,11 @@ static int parse_load_args(int argc, char **argv, struct load_opts *o)
     *o = (struct load_opts){.clients = 100, .size = 512, .seconds = 5, .warmup = 0.5};
     double v;
     int ch, rc = 0;
-    optind = 1;
+    /* 0, not 1: glibc then also forgets the state of an earlier getopt in
+     * this process (the sock tool's, with its "+" mode).  getopt itself
+     * names a missing argument or an unknown option. */
+    optind = 0;
+    opterr = 1;
     while (rc == 0 && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case O_CLIENTS:
