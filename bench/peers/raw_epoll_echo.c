@@ -182,7 +182,7 @@ static int open_listener(const char *host, const char *port)
 
 static void print_address(int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {.ss_family = AF_INET};
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
@@ -250,7 +250,8 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigprocmask(SIG_BLOCK, &stop, NULL);
     int sfd = signalfd(-1, &stop, SFD_CLOEXEC);
-    int lfd = listen_fd = open_listener(host, port);
+    int lfd = open_listener(host, port);
+    listen_fd = lfd;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     char *buf = malloc(BUF_SIZE);
     if (sfd < 0 || lfd < 0 || ep < 0 || !buf || watch_fd(ep, sfd, &signal_mark) < 0 ||
@@ -264,7 +265,9 @@ int main(int argc, char **argv)
     long left = open_now;
     while (conns)
         drop(conns);
-    fprintf(stderr, "raw_epoll_echo: stopped: %ld connections served (%ld still open), %lld bytes echoed\n",
+    fprintf(stderr,
+            "raw_epoll_echo: stopped: %ld connections served (%ld still open), "
+            "%lld bytes echoed\n",
             served, left, echoed);
     close(lfd);
     close(ep);
