@@ -6,6 +6,7 @@
 #   make bench      library vs raw syscalls, sock vs nc/socat/iperf3
 #   make tsan       the suite under ThreadSanitizer
 #   make valgrind   the suite under valgrind
+#   make stress     the load and fault suite (minutes; netns, strace, 10k clients)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #
 # Variant builds (sanitizers) are the same rules run again with another
@@ -42,6 +43,9 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOLT_SRC := $(wildcard tests/tool/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
+# The stress suite reuses the tool tests' process harness.
+STRESS_SRC := $(wildcard tests/stress/*.c) tests/tool/harness.c
+STRESS_OBJ := $(STRESS_SRC:%.c=$(BUILD)/%.o)
 PEER_SRC  := $(wildcard bench/peers/*.c)
 PEER_BIN  := $(PEER_SRC:bench/peers/%.c=$(BUILD)/bench-peers/%)
 EX_SRC    := $(wildcard examples/*.c)
@@ -54,9 +58,10 @@ BENCH   := $(BUILD)/sock-bench
 UNIT    := $(BUILD)/test-unit
 TOOLT   := $(BUILD)/test-tool
 THREADS := $(BUILD)/threads
+STRESS  := $(BUILD)/test-stress
 
 .PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
-        install uninstall clean asan clang-check
+        install uninstall clean asan clang-check stress
 
 # The test binaries need Criterion; a plain `make` on a machine without it
 # still builds the library and the tool (`make test` installs Criterion).
@@ -101,6 +106,9 @@ $(UNIT): $(UNIT_OBJ) $(STATIC)
 
 $(TOOLT): $(TOOLT_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+
+$(STRESS): $(STRESS_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
 # The thread scenarios as a plain program: Criterion cannot start under
 # ThreadSanitizer, so `make tsan` runs this one (see tests/tsan/threads.c).
@@ -151,6 +159,15 @@ tsan: check-deps
 valgrind: check-deps
 	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" tests tool examples
 	VALGRIND=1 scripts/run-tests build/vg
+
+# The load and fault suite (scenarios 30-39 and 42 of the reliability
+# catalogue): an optimized build, since it measures the servers at scale,
+# plus the thread driver under TSan, repeated.
+stress:
+	@scripts/ensure-deps stress
+	$(MAKE) --no-print-directory all $(STRESS)
+	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" build/tsan/threads
+	scripts/run-stress $(BUILD)
 
 
 # ---------------------------------------------------------------- demo, bench
