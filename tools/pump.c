@@ -5,6 +5,20 @@
  * while we are still sending never deadlocks against us.  The socket is
  * non-blocking for the loop; local descriptors are used only when poll()
  * says they are ready.
+ *
+ * Each direction is a channel: a source, a destination, and what has been
+ * taken from the source but not yet given to the destination.  How the
+ * bytes move depends on what the local side is, so that they cross user
+ * space as little as possible:
+ *
+ *   - a regular file as input goes to the socket with sendfile(), straight
+ *     from the page cache;
+ *   - a pipe, a socket, a regular file or /dev/null goes through a pipe of
+ *     our own with splice(): the kernel moves page references, not bytes,
+ *     and 1 MiB at a time (a pipe is the only thing splice can join two
+ *     descriptors with, hence the pipe in the middle);
+ *   - anything else (a terminal, a device) is copied through a 256 KiB
+ *     buffer.
  */
 #include "pump.h"
 
@@ -19,23 +33,34 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #define BUF_SIZE (256 * 1024)
 #define SENDFILE_CHUNK (1 << 20)
+#define PIPE_WANTED (1 << 20)
 
-/* One direction's pending bytes. */
-struct pending {
+enum chan_mode { CHAN_COPY, CHAN_SPLICE, CHAN_SENDFILE };
+
+/* One direction.  In CHAN_COPY mode the pending bytes are buf[off, len);
+ * in CHAN_SPLICE mode they are the `fill` bytes in our pipe; in
+ * CHAN_SENDFILE mode nothing is pending (the file is read as it is sent). */
+struct chan {
+    enum chan_mode mode;
+    int src, dst;
+    int src_open;
     char *buf;
     size_t len, off;
+    int pipe_r, pipe_w;
+    size_t fill, cap;
 };
 
 struct pump {
     sock_t *s;
-    int sfd, in_fd, out_fd;
-    int in_open, in_regular, in_tty, net_open, wr_shut;
-    struct pending up, down; /* up: in -> net, down: net -> out */
+    int sfd;
+    int in_tty, wr_shut;
+    struct chan up, down; /* up: input -> socket, down: socket -> output */
     const struct pump_opts *o;
     struct pump_stats *st;
     double started, last_report;
@@ -63,10 +88,139 @@ static int local_fail(struct pump *p, const char *what, int err)
     return EXIT_NET;
 }
 
+/* ------------------------------------------------------------- channels */
+
+/* Can splice() read from (or write to) this descriptor?  Pipes and sockets
+ * can; regular files can, except in append mode; of the devices, /dev/null
+ * (1:3) is the one that matters, for `sock listen > /dev/null`. */
+static int splice_capable(int fd, int writing)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return 0;
+    if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))
+        return 1;
+    if (S_ISREG(sb.st_mode))
+        return !writing || !(fcntl(fd, F_GETFL) & O_APPEND);
+    return writing && S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1 && minor(sb.st_rdev) == 3;
+}
+
+/* Our pipe, as large as the system lets us make it (one splice moves at
+ * most a pipe's worth).  Returns 0, or -1 when there is no pipe to be had:
+ * the channel then copies. */
+static int chan_open_pipe(struct chan *c)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    c->pipe_r = fds[0];
+    c->pipe_w = fds[1];
+    int size = fcntl(c->pipe_w, F_SETPIPE_SZ, PIPE_WANTED);
+    if (size < 0)
+        size = fcntl(c->pipe_w, F_GETPIPE_SZ);
+    c->cap = size > 0 ? (size_t)size : 65536;
+    return 0;
+}
+
+static int chan_init(struct chan *c, int src, int dst, int local_fd, int local_writes)
+{
+    struct stat sb;
+    *c = (struct chan){.src = src, .dst = dst, .src_open = src >= 0, .pipe_r = -1, .pipe_w = -1};
+    if (!local_writes && local_fd >= 0 && fstat(local_fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        c->mode = CHAN_SENDFILE;
+    else if (local_fd >= 0 && splice_capable(local_fd, local_writes) && chan_open_pipe(c) == 0)
+        c->mode = CHAN_SPLICE;
+    else
+        c->mode = CHAN_COPY;
+    if (c->mode == CHAN_COPY && !(c->buf = malloc(BUF_SIZE)))
+        return -1;
+    return 0;
+}
+
+static void chan_free(struct chan *c)
+{
+    free(c->buf);
+    if (c->pipe_r >= 0)
+        close(c->pipe_r);
+    if (c->pipe_w >= 0)
+        close(c->pipe_w);
+}
+
+/* Bytes taken from the source, not yet given to the destination. */
+static size_t chan_pending(const struct chan *c)
+{
+    return c->mode == CHAN_SPLICE ? c->fill : c->len - c->off;
+}
+
+/* The source is worth reading: open, and there is room for what it has. */
+static int chan_wants_input(const struct chan *c)
+{
+    if (!c->src_open || c->mode == CHAN_SENDFILE)
+        return 0;
+    return c->mode == CHAN_SPLICE ? c->fill < c->cap : c->len == 0;
+}
+
+/* The destination is worth waiting for. */
+static int chan_wants_output(const struct chan *c)
+{
+    return chan_pending(c) > 0 || (c->mode == CHAN_SENDFILE && c->src_open);
+}
+
+/* Take from the source.  Returns the bytes taken, 0 at end of stream, or
+ * -errno (-EAGAIN when there was nothing after all). */
+static ssize_t chan_take(struct chan *c)
+{
+    ssize_t n;
+    if (c->mode == CHAN_SPLICE)
+        n = splice(c->src, NULL, c->pipe_w, NULL, c->cap - c->fill,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    else
+        n = read(c->src, c->buf, BUF_SIZE);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        c->src_open = 0;
+    else if (c->mode == CHAN_SPLICE)
+        c->fill += (size_t)n;
+    else
+        c->len = (size_t)n, c->off = 0;
+    return n;
+}
+
+/* Give to the destination what it takes.  Returns the bytes given, or
+ * -errno.  A sendfile channel reads its file here; end of file ends it. */
+static ssize_t chan_give(struct chan *c)
+{
+    ssize_t n;
+    if (c->mode == CHAN_SENDFILE) {
+        n = sendfile(c->dst, c->src, NULL, SENDFILE_CHUNK);
+        if (n == 0)
+            c->src_open = 0;
+    } else if (c->mode == CHAN_SPLICE) {
+        n = splice(c->pipe_r, NULL, c->dst, NULL, c->fill, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } else {
+        n = write(c->dst, c->buf + c->off, c->len - c->off);
+    }
+    if (n < 0)
+        return -errno;
+    if (c->mode == CHAN_SPLICE)
+        c->fill -= (size_t)n;
+    else if (c->mode == CHAN_COPY && (c->off += (size_t)n) == c->len)
+        c->len = c->off = 0;
+    return n;
+}
+
+static int transient(ssize_t n)
+{
+    return n == -EINTR || n == -EAGAIN;
+}
+
+/* ------------------------------------------------------------ the loop */
+
 /* End of input: tell the peer, once everything read has been sent. */
 static int maybe_half_close(struct pump *p)
 {
-    if (p->in_open || p->up.off < p->up.len || p->wr_shut)
+    if (p->up.src_open || chan_pending(&p->up) > 0 || p->wr_shut)
         return 0;
     p->wr_shut = 1;
     int rc = sock_shutdown(p->s, SOCK_SHUT_WRITE);
@@ -78,64 +232,35 @@ static int maybe_half_close(struct pump *p)
 
 static int read_input(struct pump *p)
 {
-    ssize_t n = read(p->in_fd, p->up.buf, BUF_SIZE);
+    ssize_t n = chan_take(&p->up);
     if (n < 0)
-        return errno == EINTR || errno == EAGAIN ? 0 : local_fail(p, "read from input", errno);
-    if (n == 0) {
-        p->in_open = 0;
-        return maybe_half_close(p);
-    }
-    p->up.len = (size_t)n;
-    p->up.off = 0;
-    return 0;
+        return transient(n) ? 0 : local_fail(p, "read from input", (int)-n);
+    return maybe_half_close(p);
 }
 
 static int send_output(struct pump *p)
 {
-    ssize_t n;
-    if (p->in_regular) {
-        n = sendfile(p->sfd, p->in_fd, NULL, SENDFILE_CHUNK);
-        if (n == 0) {
-            p->in_open = 0;
-            return maybe_half_close(p);
-        }
-    } else {
-        n = send(p->sfd, p->up.buf + p->up.off, p->up.len - p->up.off, MSG_NOSIGNAL);
-    }
+    ssize_t n = chan_give(&p->up);
     if (n < 0)
-        return errno == EINTR || errno == EAGAIN ? 0 : fail(p, "send to", -errno);
+        return transient(n) ? 0 : fail(p, "send to", (int)n);
     p->st->sent += (unsigned long long)n;
-    if (!p->in_regular) {
-        p->up.off += (size_t)n;
-        if (p->up.off == p->up.len)
-            p->up.len = p->up.off = 0;
-    }
     return maybe_half_close(p);
 }
 
 static int recv_input(struct pump *p)
 {
-    ssize_t n = recv(p->sfd, p->down.buf, BUF_SIZE, 0);
+    ssize_t n = chan_take(&p->down);
     if (n < 0)
-        return errno == EINTR || errno == EAGAIN ? 0 : fail(p, "recv from", -errno);
-    if (n == 0) {
-        p->net_open = 0;
-        return 0;
-    }
+        return transient(n) ? 0 : fail(p, "recv from", (int)n);
     p->st->received += (unsigned long long)n;
-    p->down.len = (size_t)n;
-    p->down.off = 0;
     return 0;
 }
 
 static int write_output(struct pump *p)
 {
-    ssize_t n = write(p->out_fd, p->down.buf + p->down.off, p->down.len - p->down.off);
+    ssize_t n = chan_give(&p->down);
     if (n < 0)
-        return errno == EINTR || errno == EAGAIN ? 0 : local_fail(p, "write to output", errno);
-    p->down.off += (size_t)n;
-    if (p->down.off == p->down.len)
-        p->down.len = p->down.off = 0;
+        return transient(n) ? 0 : local_fail(p, "write to output", (int)-n);
     return 0;
 }
 
@@ -155,26 +280,26 @@ static void report(struct pump *p, int final)
  * input is exhausted and sent, or is a terminal nobody will close. */
 static int finished(const struct pump *p)
 {
-    int down_done = !p->net_open && p->down.off == p->down.len;
-    int up_done = !p->in_open && p->up.off == p->up.len;
+    int down_done = !p->down.src_open && chan_pending(&p->down) == 0;
+    int up_done = !p->up.src_open && chan_pending(&p->up) == 0;
     return down_done && (up_done || p->in_tty);
 }
 
 static int step(struct pump *p)
 {
-    struct pollfd pf[4];
+    struct pollfd pf[3];
     int n = 0, i_in = -1, i_sock = -1, i_out = -1;
     short sock_ev = 0;
-    if (p->in_open && !p->in_regular && p->up.len == 0)
-        pf[i_in = n++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
-    if (p->up.len > p->up.off || (p->in_regular && p->in_open))
+    if (chan_wants_input(&p->up))
+        pf[i_in = n++] = (struct pollfd){.fd = p->up.src, .events = POLLIN};
+    if (chan_wants_output(&p->up))
         sock_ev |= POLLOUT;
-    if (p->net_open && p->down.len == 0)
+    if (chan_wants_input(&p->down))
         sock_ev |= POLLIN;
     if (sock_ev)
         pf[i_sock = n++] = (struct pollfd){.fd = p->sfd, .events = sock_ev};
-    if (p->down.len > p->down.off)
-        pf[i_out = n++] = (struct pollfd){.fd = p->out_fd, .events = POLLOUT};
+    if (chan_wants_output(&p->down))
+        pf[i_out = n++] = (struct pollfd){.fd = p->down.dst, .events = POLLOUT};
     if (n == 0)
         return 0;
     int wait = p->o->progress ? 1000 : p->o->idle_ms;
@@ -205,25 +330,18 @@ static int step(struct pump *p)
 
 int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct pump_stats *st)
 {
-    struct stat sb;
     struct pump p = {
         .s = s,
         .sfd = sock_fd(s),
-        .in_fd = in_fd,
-        .out_fd = out_fd,
-        .in_open = in_fd >= 0,
-        .in_regular = in_fd >= 0 && fstat(in_fd, &sb) == 0 && S_ISREG(sb.st_mode),
         .in_tty = in_fd >= 0 && isatty(in_fd),
-        .net_open = 1,
         .o = o,
         .st = st,
         .started = now_s(),
     };
     memset(st, 0, sizeof *st);
-    p.up.buf = malloc(BUF_SIZE);
-    p.down.buf = malloc(BUF_SIZE);
     int rc = EXIT_OK;
-    if (!p.up.buf || !p.down.buf) {
+    if (chan_init(&p.up, in_fd, p.sfd, in_fd, 0) < 0 ||
+        chan_init(&p.down, p.sfd, out_fd, out_fd, 1) < 0) {
         rc = local_fail(&p, "buffers", ENOMEM);
         goto out;
     }
@@ -234,13 +352,12 @@ int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct
         rc = local_fail(&p, "socket flags", errno);
         goto out;
     }
-    if (!p.in_open)
-        rc = maybe_half_close(&p);
+    rc = maybe_half_close(&p);
     while (!rc && !finished(&p))
         rc = step(&p);
     report(&p, 1);
 out:
-    free(p.up.buf);
-    free(p.down.buf);
+    chan_free(&p.up);
+    chan_free(&p.down);
     return rc;
 }
