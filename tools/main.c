@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"demo", cmd_demo, "the deck's script on a real connection, step by step"},
     {"connect", cmd_connect, "connect to HOST PORT; stdin to the socket, the socket to stdout"},
     {"listen", cmd_listen, "accept a client on [HOST] PORT and do the same (-k: one after another)"},
+    {"relay", cmd_relay, "forward a client to HOST PORT and show both directions as a hexdump"},
     {"echo", cmd_echo, "echo server for many clients at once on [HOST] PORT (epoll)"},
     {"resolve", cmd_resolve, "every address the library would try for HOST [SERVICE]"},
     {"bench", cmd_bench, "libsock against raw system calls over loopback"},
