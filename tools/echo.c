@@ -507,7 +507,7 @@ static void usage(FILE *f)
             "  --backlog N        the listen queue (default: the system's maximum)\n"
             "  -v, --verbose      one line per client connected and closed\n"
             "\n"
-            "Memory stays small and bounded: an idle client costs about 40 bytes of the\n"
+            "Memory stays small and bounded: an idle client costs under 100 bytes of the\n"
             "server's memory (besides the kernel's socket buffers), and a client that sends\n"
             "without reading gets at most 64 KiB kept for it before the server stops reading\n"
             "from it.  When descriptors run out, accepting pauses until one is free.  The\n"
