@@ -54,6 +54,7 @@ struct chan {
     size_t len, off;
     int pipe_r, pipe_w;
     size_t fill, cap;
+    int pipe_full; /* the last take found no room in the pipe (see chan_take) */
 };
 
 struct pump {
@@ -157,7 +158,7 @@ static int chan_wants_input(const struct chan *c)
 {
     if (!c->src_open || c->mode == CHAN_SENDFILE)
         return 0;
-    return c->mode == CHAN_SPLICE ? c->fill < c->cap : c->len == 0;
+    return c->mode == CHAN_SPLICE ? c->fill < c->cap && !c->pipe_full : c->len == 0;
 }
 
 /* The destination is worth waiting for. */
@@ -176,6 +177,13 @@ static ssize_t chan_take(struct chan *c)
                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     else
         n = read(c->src, c->buf, BUF_SIZE);
+    /* A pipe holds a fixed number of pages, and a splice from a socket may
+     * leave each one part full: the pipe can then be full with fewer than
+     * cap bytes in it.  The source stays readable, so waiting for it again
+     * would wake at once and spin; wait for the destination to drain the
+     * pipe instead. */
+    if (n < 0 && errno == EAGAIN && c->mode == CHAN_SPLICE && c->fill > 0)
+        c->pipe_full = 1;
     if (n < 0)
         return -errno;
     if (n == 0)
@@ -203,8 +211,10 @@ static ssize_t chan_give(struct chan *c)
     }
     if (n < 0)
         return -errno;
-    if (c->mode == CHAN_SPLICE)
+    if (c->mode == CHAN_SPLICE && n > 0) {
         c->fill -= (size_t)n;
+        c->pipe_full = 0;
+    }
     else if (c->mode == CHAN_COPY && (c->off += (size_t)n) == c->len)
         c->len = c->off = 0;
     return n;
