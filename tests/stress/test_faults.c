@@ -28,11 +28,11 @@
  * asked.  The sender's trace is read back to check that they did.
  */
 #include "../tool/harness.h"
+#include "util.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,85 +40,25 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MIB (1u << 20)
 #define TRANSFER_LIMIT_MS 60000 /* a hang bound, not a performance threshold */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* ------------------------------------------------------------------------
  * The test's work directory and child processes, removed in .fini.
  * ------------------------------------------------------------------------ */
 
-static struct {
-    char dir[64];
-    pid_t children[4];
-} work;
-
-static void path_in_dir(char *buf, size_t len, const char *name)
-{
-    snprintf(buf, len, "%s/%s", work.dir, name);
-}
-
 static void work_up(void)
 {
-    snprintf(work.dir, sizeof work.dir, "/tmp/sock-faults-XXXXXX");
-    cr_assert_not_null(mkdtemp(work.dir), "mkdtemp: %s", strerror(errno));
+    workdir_up("sock-faults");
 }
 
 static void work_down(void)
 {
-    for (size_t i = 0; i < sizeof work.children / sizeof work.children[0]; i++) {
-        if (work.children[i] > 0) {
-            kill(work.children[i], SIGKILL);
-            while (waitpid(work.children[i], NULL, 0) < 0 && errno == EINTR)
-                ;
-            work.children[i] = 0;
-        }
-    }
-    if (work.dir[0]) {
-        char *argv[] = {"rm", "-rf", work.dir, NULL};
-        proc_run(argv, NULL, 0, NULL, NULL, NULL, 30000);
-        work.dir[0] = '\0';
-    }
-}
-
-/* Start argv with the given descriptors as its stdin, stdout and stderr. */
-static pid_t spawn(char *const argv[], int in, int out, int err)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* Never outlive the test process. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(in, 0), dup2(out, 1), dup2(err, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    for (size_t i = 0; i < sizeof work.children / sizeof work.children[0]; i++)
-        if (work.children[i] == 0) {
-            work.children[i] = pid;
-            break;
-        }
-    return pid;
+    kill_children();
+    workdir_down();
 }
 
 static int open_file(const char *path, int writing)
@@ -129,91 +69,38 @@ static int open_file(const char *path, int writing)
     return fd;
 }
 
-/* Wait for pid at most timeout_ms, then kill it.  Returns the exit status,
- * 128+signal, or -1 when it had to be killed. */
-static int wait_exit(pid_t pid, int timeout_ms)
+/* Start `sock listen 127.0.0.1 0` (argv: the command, maybe under a
+ * wrapper such as strace) with stdin on /dev/null, stdout on out and stderr
+ * on the file lerr.  Waits at most 10 s for the port it prints there and
+ * returns it (asserts that it came); its pid goes to *pid. */
+static int start_listener(char *const argv[], int out, const char *lerr, pid_t *pid)
 {
-    int64_t end = now_ms() + timeout_ms;
-    int st, rc = -1;
-    for (;;) {
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            break;
-        }
-        if (now_ms() >= end) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-            break;
-        }
-        sleep_ms(5);
+    int devnull = open_file("/dev/null", 0), fe = open_file(lerr, 1);
+    *pid = spawn_fds(argv, devnull, out, fe);
+    close(devnull), close(fe);
+    int port = -1;
+    for (int64_t end = now_ms() + 10000; port < 0 && now_ms() < end; sleep_ms(10)) {
+        char *text = slurp(lerr, NULL);
+        port = parse_listening_port(text);
+        free(text);
     }
-    for (size_t i = 0; i < sizeof work.children / sizeof work.children[0]; i++)
-        if (work.children[i] == pid)
-            work.children[i] = 0;
-    return rc;
+    if (port < 0) {
+        char *text = slurp(lerr, NULL);
+        cr_log_error("sock listen said: %s", text);
+        free(text);
+        cr_assert_fail("sock listen did not print its port");
+    }
+    return port;
 }
 
-/* A whole file as a malloc'd string ("" when missing). */
-static char *slurp(const char *path, size_t *len)
+/* Start `sock connect` (argv, maybe under a wrapper) with stdin on in
+ * (closed here), stdout on /dev/null and stderr on the file cerr. */
+static pid_t start_connector(char *const argv[], int in, const char *cerr)
 {
-    FILE *f = fopen(path, "re");
-    size_t cap = 65536, used = 0;
-    char *buf = malloc(cap + 1);
-    cr_assert_not_null(buf);
-    if (f) {
-        size_t n;
-        while ((n = fread(buf + used, 1, cap - used, f)) > 0) {
-            used += n;
-            if (used == cap) {
-                buf = realloc(buf, (cap *= 2) + 1);
-                cr_assert_not_null(buf);
-            }
-        }
-        fclose(f);
-    }
-    buf[used] = '\0';
-    if (len)
-        *len = used;
-    return buf;
-}
-
-/* A file of len pseudo-random bytes (xorshift64: a lost, repeated or
- * misplaced block cannot go unnoticed). */
-static void make_input(const char *path, size_t len)
-{
-    FILE *f = fopen(path, "we");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    static uint64_t block[8192];
-    uint64_t x = 0x2545f4914f6cdd1dull;
-    for (size_t done = 0; done < len;) {
-        for (size_t i = 0; i < sizeof block / sizeof block[0]; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            block[i] = x;
-        }
-        size_t n = len - done < sizeof block ? len - done : sizeof block;
-        cr_assert_eq(fwrite(block, 1, n, f), n, "writing %s: %s", path, strerror(errno));
-        done += n;
-    }
-    cr_assert_eq(fclose(f), 0);
-}
-
-/* Assert that two files are equal, naming the sizes or the first differing
- * offset otherwise. */
-static void expect_same_file(const char *want_path, const char *got_path)
-{
-    size_t nw, ng;
-    char *w = slurp(want_path, &nw), *g = slurp(got_path, &ng);
-    size_t n = nw < ng ? nw : ng, i = 0;
-    if (memcmp(w, g, n) != 0)
-        while (w[i] == g[i])
-            i++;
-    else
-        i = n;
-    free(w), free(g);
-    cr_assert_eq(nw, ng, "sizes differ: sent %zu bytes, received %zu (first difference at %zu)",
-                 nw, ng, i);
-    cr_assert_eq(i, n, "the data differ first at byte %zu of %zu", i, n);
+    int devnull = open_file("/dev/null", 0), fe = open_file(cerr, 1);
+    pid_t pid = spawn_fds(argv, in, devnull, fe);
+    close(in), close(devnull), close(fe);
+    return pid;
 }
 
 /* ------------------------------------------------------------------------
@@ -336,12 +223,12 @@ static void run_case(const struct fault_case *fc)
               "scripts/ensure-deps stress)");
     work_up();
     char in[128], out[128], lerr[128], cerr[128], llog[128], clog[128];
-    path_in_dir(in, sizeof in, "input");
-    path_in_dir(out, sizeof out, "received");
-    path_in_dir(lerr, sizeof lerr, "listen.err");
-    path_in_dir(cerr, sizeof cerr, "connect.err");
-    path_in_dir(llog, sizeof llog, "listen.strace");
-    path_in_dir(clog, sizeof clog, "connect.strace");
+    workdir_path(in, sizeof in, "input");
+    workdir_path(out, sizeof out, "received");
+    workdir_path(lerr, sizeof lerr, "listen.err");
+    workdir_path(cerr, sizeof cerr, "connect.err");
+    workdir_path(llog, sizeof llog, "listen.strace");
+    workdir_path(clog, sizeof clog, "connect.strace");
     make_input(in, (size_t)fc->mib * MIB);
 
     /* The listener: its stdin is empty, so it half-closes at once and only
@@ -349,22 +236,10 @@ static void run_case(const struct fault_case *fc)
     char *lcmd[] = {(char *)sock_bin(), "listen", "127.0.0.1", "0", NULL};
     char *largv[40];
     strace_argv(largv, 40, llog, fc->listen_inject, lcmd);
-    int devnull = open_file("/dev/null", 0);
-    int fo = open_file(out, 1), fe = open_file(lerr, 1);
-    pid_t lp = spawn(largv, devnull, fo, fe);
-    close(fo), close(fe);
-    int port = -1;
-    for (int64_t end = now_ms() + 10000; port < 0 && now_ms() < end; sleep_ms(10)) {
-        char *text = slurp(lerr, NULL);
-        port = parse_listening_port(text);
-        free(text);
-    }
-    if (port < 0) {
-        char *text = slurp(lerr, NULL);
-        cr_log_error("sock listen under strace said: %s", text);
-        free(text);
-        cr_assert_fail("sock listen did not print its port");
-    }
+    int fo = open_file(out, 1);
+    pid_t lp;
+    int port = start_listener(largv, fo, lerr, &lp);
+    close(fo);
 
     /* The client: the file itself (sendfile path) or the file through a
      * pipe fed by cat (splice or copy path). */
@@ -379,16 +254,14 @@ static void run_case(const struct fault_case *fc)
         cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
         int fin = open_file(in, 0);
         char *cat[] = {"cat", NULL};
-        feeder = spawn(cat, fin, p[1], 2);
+        feeder = spawn_fds(cat, fin, p[1], 2);
         close(fin), close(p[1]);
         cin = p[0];
     } else {
         cin = open_file(in, 0);
     }
-    fe = open_file(cerr, 1);
     int64_t start = now_ms();
-    pid_t cp = spawn(cargv, cin, devnull, fe);
-    close(cin), close(fe), close(devnull);
+    pid_t cp = start_connector(cargv, cin, cerr);
     int cst = wait_exit(cp, TRANSFER_LIMIT_MS);
     int64_t ms = now_ms() - start;
     int lst = wait_exit(lp, 10000);
@@ -429,11 +302,12 @@ static void run_case(const struct fault_case *fc)
 
 /* Interrupted calls: every fifth data call and every third poll fails with
  * EINTR on both sides, and the listener's first accept too. */
-Test(faults, eintr_on_data_calls_and_poll_file_input, .timeout = 120, .fini = work_down)
+static void eintr_case(const char *what, int pipe_input)
 {
-    static const struct fault_case fc = {
-        .what = "EINTR, file input",
+    const struct fault_case fc = {
+        .what = what,
         .mib = 16,
+        .pipe_input = pipe_input,
         .connect_inject = {"inject=sendfile,splice,sendto,recvfrom:error=EINTR:when=2+5",
                            "inject=poll:error=EINTR:when=1+3"},
         .listen_inject = {"inject=accept4:error=EINTR:when=1",
@@ -443,19 +317,14 @@ Test(faults, eintr_on_data_calls_and_poll_file_input, .timeout = 120, .fini = wo
     run_case(&fc);
 }
 
+Test(faults, eintr_on_data_calls_and_poll_file_input, .timeout = 120, .fini = work_down)
+{
+    eintr_case("EINTR, file input", 0);
+}
+
 Test(faults, eintr_on_data_calls_and_poll_pipe_input, .timeout = 120, .fini = work_down)
 {
-    static const struct fault_case fc = {
-        .what = "EINTR, pipe input",
-        .mib = 16,
-        .pipe_input = 1,
-        .connect_inject = {"inject=sendfile,splice,sendto,recvfrom:error=EINTR:when=2+5",
-                           "inject=poll:error=EINTR:when=1+3"},
-        .listen_inject = {"inject=accept4:error=EINTR:when=1",
-                          "inject=splice,recvfrom,sendto:error=EINTR:when=2+5",
-                          "inject=poll:error=EINTR:when=2+3"},
-    };
-    run_case(&fc);
+    eintr_case("EINTR, pipe input", 1);
 }
 
 /* Would-block: a non-blocking call that finds nothing to do (as after a
@@ -506,11 +375,12 @@ static void enter_small_buffer_netns(void)
     }
 }
 
-Test(faults, short_writes_file_input, .timeout = 120, .fini = work_down)
+static void short_writes_case(const char *what, int pipe_input)
 {
-    static const struct fault_case fc = {
-        .what = "short writes, file input",
+    const struct fault_case fc = {
+        .what = what,
         .mib = 32,
+        .pipe_input = pipe_input,
         .connect_inject = {"inject=sendfile,splice,sendto:error=EINTR:when=3+5"},
         .listen_inject = {"inject=splice,recvfrom:error=EINTR:when=2+5"},
         .want_partial = 1,
@@ -519,18 +389,14 @@ Test(faults, short_writes_file_input, .timeout = 120, .fini = work_down)
     run_case(&fc);
 }
 
+Test(faults, short_writes_file_input, .timeout = 120, .fini = work_down)
+{
+    short_writes_case("short writes, file input", 0);
+}
+
 Test(faults, short_writes_pipe_input, .timeout = 120, .fini = work_down)
 {
-    static const struct fault_case fc = {
-        .what = "short writes, pipe input",
-        .mib = 32,
-        .pipe_input = 1,
-        .connect_inject = {"inject=sendfile,splice,sendto:error=EINTR:when=3+5"},
-        .listen_inject = {"inject=splice,recvfrom:error=EINTR:when=2+5"},
-        .want_partial = 1,
-    };
-    enter_small_buffer_netns();
-    run_case(&fc);
+    short_writes_case("short writes, pipe input", 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -565,32 +431,22 @@ static void slow_output_reader(void)
 {
     work_up();
     char in[128], lerr[128], cerr[128];
-    path_in_dir(in, sizeof in, "input");
-    path_in_dir(lerr, sizeof lerr, "listen.err");
-    path_in_dir(cerr, sizeof cerr, "connect.err");
+    workdir_path(in, sizeof in, "input");
+    workdir_path(lerr, sizeof lerr, "listen.err");
+    workdir_path(cerr, sizeof cerr, "connect.err");
     const size_t len = 16 * (size_t)MIB;
     make_input(in, len);
 
     int out[2];
     cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
-    int devnull = open_file("/dev/null", 0), fe = open_file(lerr, 1);
     char *largv[] = {(char *)sock_bin(), "listen", "127.0.0.1", "0", NULL};
-    pid_t lp = spawn(largv, devnull, out[1], fe);
-    close(out[1]), close(fe);
-    int port = -1;
-    for (int64_t end = now_ms() + 10000; port < 0 && now_ms() < end; sleep_ms(10)) {
-        char *text = slurp(lerr, NULL);
-        port = parse_listening_port(text);
-        free(text);
-    }
-    cr_assert_gt(port, 0, "sock listen did not print its port");
+    pid_t lp;
+    int port = start_listener(largv, out[1], lerr, &lp);
+    close(out[1]);
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     char *cargv[] = {(char *)sock_bin(), "connect", "127.0.0.1", portstr, NULL};
-    int fi = open_file(in, 0);
-    fe = open_file(cerr, 1);
-    pid_t cp = spawn(cargv, fi, devnull, fe);
-    close(fi), close(fe), close(devnull);
+    pid_t cp = start_connector(cargv, open_file(in, 0), cerr);
 
     /* Nobody reads the listener's output yet: its pipe fills at once and
      * the listener has to wait. */

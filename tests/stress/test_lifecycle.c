@@ -9,9 +9,9 @@
  * lines starting with "figure:" so that they can be collected into docs.
  */
 #include "sock.h"
+#include "util.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,35 +26,6 @@
 #include <unistd.h>
 
 #define HOST "127.0.0.1"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* Open descriptors of this process, not counting the one that reads the
- * directory. */
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d, "opendir /proc/self/fd: %s", strerror(errno));
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
 
 /* Bind 127.0.0.1 on a free port, listen with backlog, and return the port
  * as text in port. */

@@ -18,21 +18,18 @@
  */
 #include "../tool/harness.h"
 #include "sock.h"
+#include "util.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CLIENT_IP "10.1.1.1"
@@ -42,20 +39,6 @@
 #define TBF_RATE_MBIT 80                      /* 100 MB in about 10 s */
 #define LOSS_PERCENT 5
 #define TRANSFER_LIMIT_MS 100000 /* a hang bound, not a performance threshold */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 /* ------------------------------------------------------------------------
  * The test's own namespaces, work directory and child processes.
@@ -67,8 +50,6 @@ static struct {
     char va[16], vb[16];    /* the veth ends, in a and in b */
     int guardian_fd;        /* write end of the guardian's pipe, -1 if none */
     pid_t guardian;
-    char dir[64];           /* work directory for files, "" if none */
-    pid_t children[4];      /* sock processes to kill on cleanup */
 } net = {.guardian_fd = -1};
 
 /* Run a shell command (formatted); returns its exit status.  Its stderr is
@@ -110,7 +91,7 @@ static void start_guardian(void)
     char cmd[256];
     snprintf(cmd, sizeof cmd,
              "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; rm -rf '%s'", net.a,
-             net.b, net.dir);
+             net.b, workdir());
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
     if (pid == 0) {
@@ -149,26 +130,6 @@ static void stop_guardian(void)
         sleep_ms(10);
 }
 
-static void kill_children(void)
-{
-    for (size_t i = 0; i < sizeof net.children / sizeof net.children[0]; i++) {
-        if (net.children[i] > 0) {
-            kill(net.children[i], SIGKILL);
-            while (waitpid(net.children[i], NULL, 0) < 0 && errno == EINTR)
-                ;
-            net.children[i] = 0;
-        }
-    }
-}
-
-static void remove_dir(void)
-{
-    if (!net.dir[0])
-        return;
-    shf(NULL, 0, "rm -rf '%s'", net.dir);
-    net.dir[0] = '\0';
-}
-
 /* Delete everything the test created; safe to call twice. */
 static void netns_down(void)
 {
@@ -179,7 +140,7 @@ static void netns_down(void)
         net.up = 0;
     }
     stop_guardian();
-    remove_dir();
+    workdir_down();
 }
 
 /* The end of a passing test: clean up, then check that `ip netns list`
@@ -215,8 +176,7 @@ static void netns_up(void)
     snprintf(net.b, sizeof net.b, "sockst-%d-b", (int)getpid());
     snprintf(net.va, sizeof net.va, "sta%d", (int)getpid());
     snprintf(net.vb, sizeof net.vb, "stb%d", (int)getpid());
-    snprintf(net.dir, sizeof net.dir, "/tmp/sock-stress-XXXXXX");
-    cr_assert_not_null(mkdtemp(net.dir), "mkdtemp: %s", strerror(errno));
+    workdir_up("sock-stress");
     start_guardian();
     net.up = 1;
     must("ip netns add %s", net.a);
@@ -231,89 +191,16 @@ static void netns_up(void)
 }
 
 /* ------------------------------------------------------------------------
- * Child processes with their standard streams on files.
+ * Child processes (util.h) write their streams to files in the work
+ * directory; a test waits on what they write.
  * ------------------------------------------------------------------------ */
-
-static void path_in_dir(char *buf, size_t len, const char *name)
-{
-    snprintf(buf, len, "%s/%s", net.dir, name);
-}
-
-/* Start argv with stdin, stdout and stderr on the named files. */
-static pid_t spawn(char *const argv[], const char *in, const char *out, const char *err)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* Never outlive the test process. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fi = open(in, O_RDONLY | O_CLOEXEC);
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fi < 0 || fo < 0 || fe < 0)
-            _exit(126);
-        dup2(fi, 0), dup2(fo, 1), dup2(fe, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    for (size_t i = 0; i < sizeof net.children / sizeof net.children[0]; i++)
-        if (net.children[i] == 0) {
-            net.children[i] = pid;
-            break;
-        }
-    return pid;
-}
-
-static void forget_child(pid_t pid)
-{
-    for (size_t i = 0; i < sizeof net.children / sizeof net.children[0]; i++)
-        if (net.children[i] == pid)
-            net.children[i] = 0;
-}
-
-/* Wait for pid at most timeout_ms, then kill it.  Returns the exit status,
- * 128+signal, or -1 when it had to be killed. */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int64_t end = now_ms() + timeout_ms;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            forget_child(pid);
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        if (now_ms() >= end)
-            break;
-        sleep_ms(5);
-    }
-    kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    forget_child(pid);
-    return -1;
-}
-
-/* The text of a small file (malloc'd, "" when missing). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = calloc(1, 65536);
-    cr_assert_not_null(buf);
-    if (f) {
-        size_t n = fread(buf, 1, 65535, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    return buf;
-}
 
 /* Wait until the file holds needle, at most timeout_ms. */
 static int file_says(const char *path, const char *needle, int timeout_ms)
 {
     int64_t end = now_ms() + timeout_ms;
     do {
-        char *text = slurp(path);
+        char *text = slurp(path, NULL);
         int found = strstr(text, needle) != NULL;
         free(text);
         if (found)
@@ -321,58 +208,6 @@ static int file_says(const char *path, const char *needle, int timeout_ms)
         sleep_ms(10);
     } while (now_ms() < end);
     return 0;
-}
-
-/* A file of len pseudo-random bytes (xorshift64: incompressible and
- * position-dependent, so that a lost, repeated or misplaced block shows). */
-static void make_input(const char *path, size_t len)
-{
-    FILE *f = fopen(path, "we");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    static uint64_t block[8192];
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    for (size_t done = 0; done < len;) {
-        for (size_t i = 0; i < sizeof block / sizeof block[0]; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            block[i] = x;
-        }
-        size_t n = len - done < sizeof block ? len - done : sizeof block;
-        cr_assert_eq(fwrite(block, 1, n, f), n, "writing %s: %s", path, strerror(errno));
-        done += n;
-    }
-    cr_assert_eq(fclose(f), 0);
-}
-
-/* Compare two files byte for byte; asserts that they are equal, naming
- * the sizes and the first differing offset otherwise. */
-static void expect_same_file(const char *want_path, const char *got_path)
-{
-    FILE *w = fopen(want_path, "re"), *g = fopen(got_path, "re");
-    cr_assert(w && g, "cannot open %s or %s", want_path, got_path);
-    static char bw[1 << 20], bg[1 << 20];
-    unsigned long long off = 0;
-    for (;;) {
-        size_t nw = fread(bw, 1, sizeof bw, w), ng = fread(bg, 1, sizeof bg, g);
-        size_t n = nw < ng ? nw : ng;
-        if (memcmp(bw, bg, n) != 0) {
-            size_t i = 0;
-            while (bw[i] == bg[i])
-                i++;
-            fclose(w), fclose(g);
-            cr_assert_fail("the data differ first at byte %llu", off + i);
-        }
-        off += n;
-        if (nw != ng) {
-            struct stat sw, sg;
-            stat(want_path, &sw), stat(got_path, &sg);
-            fclose(w), fclose(g);
-            cr_assert_fail("sizes differ: sent %lld bytes, received %lld", (long long)sw.st_size,
-                           (long long)sg.st_size);
-        }
-        if (nw == 0)
-            break;
-    }
-    fclose(w), fclose(g);
 }
 
 /* ------------------------------------------------------------------------
@@ -390,17 +225,17 @@ struct transfer {
 static void transfer_100mb(struct transfer *t)
 {
     char in[128], out[128], lerr[128], cerr[128];
-    path_in_dir(in, sizeof in, "input");
-    path_in_dir(out, sizeof out, "received");
-    path_in_dir(lerr, sizeof lerr, "listen.err");
-    path_in_dir(cerr, sizeof cerr, "connect.err");
+    workdir_path(in, sizeof in, "input");
+    workdir_path(out, sizeof out, "received");
+    workdir_path(lerr, sizeof lerr, "listen.err");
+    workdir_path(cerr, sizeof cerr, "connect.err");
     make_input(in, TRANSFER_BYTES);
 
     char *largv[] = {"ip", "netns", "exec", net.b, (char *)sock_bin(), "listen", SERVER_IP,
                      SERVER_PORT, NULL};
-    pid_t lp = spawn(largv, "/dev/null", out, lerr);
+    pid_t lp = spawn_files(largv, "/dev/null", out, lerr);
     if (!file_says(lerr, "listening on", 5000)) {
-        char *e = slurp(lerr);
+        char *e = slurp(lerr, NULL);
         cr_log_error("sock listen said: %s", e);
         free(e);
         cr_assert_fail("sock listen did not start in %s", net.b);
@@ -408,11 +243,11 @@ static void transfer_100mb(struct transfer *t)
     char *cargv[] = {"ip", "netns", "exec", net.a, (char *)sock_bin(), "connect", SERVER_IP,
                      SERVER_PORT, NULL};
     int64_t start = now_ms();
-    pid_t cp = spawn(cargv, in, "/dev/null", cerr);
+    pid_t cp = spawn_files(cargv, in, "/dev/null", cerr);
     t->client_status = wait_exit(cp, TRANSFER_LIMIT_MS);
     t->ms = now_ms() - start;
     t->server_status = wait_exit(lp, 10000);
-    char *ce = slurp(cerr), *le = slurp(lerr);
+    char *ce = slurp(cerr, NULL), *le = slurp(lerr, NULL);
     cr_expect_eq(t->client_status, 0, "sock connect: exit %d after %lld ms (-1: killed at the "
                  "hang bound): %s", t->client_status, (long long)t->ms, ce);
     cr_expect_eq(t->server_status, 0, "sock listen: exit %d: %s", t->server_status, le);
@@ -551,16 +386,16 @@ static void tool_connect_times_out(void)
     netns_up();
     drop_syns_to_server();
     char err[128];
-    path_in_dir(err, sizeof err, "connect.err");
+    workdir_path(err, sizeof err, "connect.err");
     char ms[16];
     snprintf(ms, sizeof ms, "%d", CONNECT_TIMEOUT_MS);
     char *argv[] = {"ip", "netns", "exec", net.a, (char *)sock_bin(), "--timeout", ms,
                     "connect", SERVER_IP, SERVER_PORT, NULL};
     int64_t start = now_ms();
-    pid_t pid = spawn(argv, "/dev/null", "/dev/null", err);
+    pid_t pid = spawn_files(argv, "/dev/null", "/dev/null", err);
     int st = wait_exit(pid, CONNECT_HANG_BOUND_MS * 2);
     int64_t elapsed = now_ms() - start;
-    char *text = slurp(err);
+    char *text = slurp(err, NULL);
     long long dropped = nft_dropped(net.b);
     fprintf(stderr, "figure: netns: sock --timeout %d connect to dropped SYNs: exit %d after "
                     "%lld ms, %lld SYNs dropped: %s",

@@ -100,6 +100,33 @@ static void lib_connect(sock_t *s, const char *host, int port)
     cr_assert_eq(sock_connect(s, host, portstr), 0, "%s", sock_error(s));
 }
 
+/* This process at both ends of `sock relay LISTEN HOST PORT`: a libsock
+ * acceptor on host as the target, a client connected through the relay,
+ * and the server's end of the relayed connection accepted. */
+struct relayed {
+    sock_t acep, cli, srv;
+    proc_t relay;
+};
+
+static void relay_between_lib_ends(struct relayed *r, const char *listen, const char *host)
+{
+    int tport = lib_listen(&r->acep, host);
+    int rport = start_relay(&r->relay, NULL, listen, host, tport);
+    lib_connect(&r->cli, host, rport);
+    cr_assert_eq(sock_accept(&r->acep, &r->srv), 0, "%s", sock_error(&r->acep));
+}
+
+/* Run `sock connect HOST PORT` to its end (at most timeout_ms) with input
+ * (len bytes) as its standard input; out, outlen and err as proc_run(). */
+static int run_client(const char *host, int port, const char *input, size_t len, char **out,
+                      size_t *outlen, char **err, int timeout_ms)
+{
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *argv[] = {(char *)sock_bin(), "connect", (char *)host, portstr, NULL};
+    return proc_run(argv, input, len, out, outlen, err, timeout_ms);
+}
+
 /* Drain a child's output in a thread, so that a child writing more than a
  * pipe holds never blocks on us while this thread does something else. */
 struct collector {
@@ -194,10 +221,8 @@ Test(relay, both_ways_ipv4_and_ipv6, .timeout = 60)
         proc_t target, relay;
         int tport = start_target(&target, hosts[f], 0, reply, strlen(reply));
         int rport = start_relay(&relay, NULL, listens[f], hosts[f], tport);
-        char portstr[16], *out = NULL, *err = NULL;
-        snprintf(portstr, sizeof portstr, "%d", rport);
-        char *argv[] = {(char *)sock_bin(), "connect", (char *)hosts[f], portstr, NULL};
-        int st = proc_run(argv, req, strlen(req), &out, NULL, &err, 15000);
+        char *out = NULL, *err = NULL;
+        int st = run_client(hosts[f], rport, req, strlen(req), &out, NULL, &err, 15000);
         cr_expect_eq(st, 0, "%s: client exit %d: %s", hosts[f], st, err);
         cr_expect_str_eq(out, reply, "%s: the client got '%s'", hosts[f], out);
         char *got = proc_read_all(target.out, NULL, 10000);
@@ -220,10 +245,8 @@ Test(relay, hexdump_shows_direction_offsets_time_and_bytes, .timeout = 30)
     proc_t target, relay;
     int tport = start_target(&target, "127.0.0.1", 0, reply, strlen(reply));
     int rport = start_relay(&relay, NULL, "127.0.0.1:0", "127.0.0.1", tport);
-    char portstr[16], *out = NULL;
-    snprintf(portstr, sizeof portstr, "%d", rport);
-    char *argv[] = {(char *)sock_bin(), "connect", "127.0.0.1", portstr, NULL};
-    cr_expect_eq(proc_run(argv, req, strlen(req), &out, NULL, NULL, 15000), 0);
+    char *out = NULL;
+    cr_expect_eq(run_client("127.0.0.1", rport, req, strlen(req), &out, NULL, NULL, 15000), 0);
     char *shown = proc_read_all(relay.out, NULL, 10000);
     cr_assert_not_null(shown);
     cr_expect_eq(proc_wait(&relay, 10000), 0);
@@ -250,120 +273,110 @@ Test(relay, hexdump_shows_direction_offsets_time_and_bytes, .timeout = 30)
 
 Test(relay, half_close_shown_and_honoured, .timeout = 60)
 {
-    sock_t acep, cli, srv;
-    int tport = lib_listen(&acep, "127.0.0.1");
-    proc_t relay;
-    int rport = start_relay(&relay, NULL, "127.0.0.1:0", "127.0.0.1", tport);
-    lib_connect(&cli, "127.0.0.1", rport);
-    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    struct relayed ends;
+    relay_between_lib_ends(&ends, "127.0.0.1:0", "127.0.0.1");
 
     /* The client speaks and half-closes... */
-    cr_assert_eq(sock_send_all(&cli, "ping", 4, NULL), 0);
-    cr_assert_eq(sock_shutdown(&cli, SOCK_SHUT_WRITE), 0);
+    cr_assert_eq(sock_send_all(&ends.cli, "ping", 4, NULL), 0);
+    cr_assert_eq(sock_shutdown(&ends.cli, SOCK_SHUT_WRITE), 0);
     char buf[16] = "";
-    cr_assert_eq(sock_recv_all(&srv, buf, 4, NULL), 0, "%s", sock_error(&srv));
+    cr_assert_eq(sock_recv_all(&ends.srv, buf, 4, NULL), 0, "%s", sock_error(&ends.srv));
     cr_expect_eq(memcmp(buf, "ping", 4), 0);
     /* ...the server sees end of stream, not a hang... */
-    cr_expect_eq(sock_recv(&srv, buf, sizeof buf), 0, "the client's EOF did not reach the server");
+    cr_expect_eq(sock_recv(&ends.srv, buf, sizeof buf), 0,
+                 "the client's EOF did not reach the server");
     char shown[4096] = "";
-    cr_expect(proc_wait_for(relay.out, "c>s EOF after 4 bytes", shown, sizeof shown, 10000),
+    cr_expect(proc_wait_for(ends.relay.out, "c>s EOF after 4 bytes", shown, sizeof shown, 10000),
               "no half-close line: %s", shown);
     /* ...and its reply still reaches the client, before the server closes. */
-    cr_assert_eq(sock_send_all(&srv, "pong", 4, NULL), 0);
+    cr_assert_eq(sock_send_all(&ends.srv, "pong", 4, NULL), 0);
     memset(buf, 0, sizeof buf);
-    cr_expect_eq(sock_recv_all(&cli, buf, 4, NULL), 0, "%s", sock_error(&cli));
+    cr_expect_eq(sock_recv_all(&ends.cli, buf, 4, NULL), 0, "%s", sock_error(&ends.cli));
     cr_expect_eq(memcmp(buf, "pong", 4), 0, "the client got '%s'", buf);
-    sock_close(&srv);
-    cr_expect_eq(sock_recv(&cli, buf, sizeof buf), 0,
+    sock_close(&ends.srv);
+    cr_expect_eq(sock_recv(&ends.cli, buf, sizeof buf), 0,
                  "the server's close did not reach the client");
-    sock_close(&cli);
-    sock_close(&acep);
+    sock_close(&ends.cli);
+    sock_close(&ends.acep);
 
-    char *rest = proc_read_all(relay.out, NULL, 10000);
+    char *rest = proc_read_all(ends.relay.out, NULL, 10000);
     cr_assert_not_null(rest);
     cr_expect(strstr(rest, "s>c EOF after 4 bytes"), "no s>c half-close: %s%s", shown, rest);
     cr_expect(strstr(rest, "closed: c>s 4 bytes, s>c 4 bytes"), "%s%s", shown, rest);
-    cr_expect_eq(proc_wait(&relay, 10000), 0);
+    cr_expect_eq(proc_wait(&ends.relay, 10000), 0);
     free(rest);
+}
+
+/* Over the relayed connection, from sends the n bytes of data and to
+ * receives them into buf (asserted); then from resets (sock_abort: SO_LINGER
+ * 0 instead of a close) and to receives again.  Closes to and the acceptor,
+ * and returns that last receive's result for the caller to check. */
+static ssize_t exchange_then_reset(struct relayed *ends, sock_t *from, sock_t *to,
+                                   const char *data, size_t n, char *buf, size_t len)
+{
+    cr_assert_eq(sock_send_all(from, data, n, NULL), 0);
+    cr_assert_eq(sock_recv_all(to, buf, n, NULL), 0, "%s", sock_error(to));
+    sock_abort(from);
+    ssize_t r = sock_recv(to, buf + n, len - n);
+    sock_close(to);
+    sock_close(&ends->acep);
+    return r;
 }
 
 Test(relay, server_reset_shown_and_passed_to_the_client, .timeout = 60)
 {
-    sock_t acep, cli, srv;
-    int tport = lib_listen(&acep, "127.0.0.1");
-    proc_t relay;
-    int rport = start_relay(&relay, NULL, "127.0.0.1:0", "127.0.0.1", tport);
-    lib_connect(&cli, "127.0.0.1", rport);
-    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    struct relayed ends;
+    relay_between_lib_ends(&ends, "127.0.0.1:0", "127.0.0.1");
     char buf[16] = "";
-    cr_assert_eq(sock_send_all(&srv, "partial", 7, NULL), 0);
-    cr_assert_eq(sock_recv_all(&cli, buf, 7, NULL), 0, "%s", sock_error(&cli));
+    ssize_t r = exchange_then_reset(&ends, &ends.srv, &ends.cli, "partial", 7, buf, sizeof buf);
     cr_expect_eq(memcmp(buf, "partial", 7), 0);
-    /* SO_LINGER 0: the server resets instead of closing. */
-    sock_abort(&srv);
-    ssize_t r = sock_recv(&cli, buf, sizeof buf);
     cr_expect_eq(r, -ECONNRESET, "the client got %zd (%s), not a reset", r, sock_strerror((int)r));
-    sock_close(&cli);
-    sock_close(&acep);
 
-    char *shown = proc_read_all(relay.out, NULL, 10000);
-    char *err = proc_read_all(relay.err, NULL, 10000);
+    char *shown = proc_read_all(ends.relay.out, NULL, 10000);
+    char *err = proc_read_all(ends.relay.err, NULL, 10000);
     cr_assert(shown && err);
     cr_expect(strstr(shown, "s>c RESET: the server reset the connection"), "%s", shown);
     cr_expect(strstr(shown, "aborted the client"), "%s", shown);
     cr_expect(strstr(err, "sock relay: server") && strstr(err, "reset"), "stderr: %s", err);
-    cr_expect_eq(proc_wait(&relay, 10000), 1, "a reset is not a clean end");
+    cr_expect_eq(proc_wait(&ends.relay, 10000), 1, "a reset is not a clean end");
     free(shown), free(err);
 }
 
 Test(relay, client_reset_shown_and_passed_to_the_server, .timeout = 60)
 {
-    sock_t acep, cli, srv;
-    int tport = lib_listen(&acep, "::1");
-    proc_t relay;
-    int rport = start_relay(&relay, NULL, "[::1]:0", "::1", tport);
-    lib_connect(&cli, "::1", rport);
-    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    struct relayed ends;
+    relay_between_lib_ends(&ends, "[::1]:0", "::1");
     char buf[16] = "";
-    cr_assert_eq(sock_send_all(&cli, "abc", 3, NULL), 0);
-    cr_assert_eq(sock_recv_all(&srv, buf, 3, NULL), 0, "%s", sock_error(&srv));
-    sock_abort(&cli);
-    ssize_t r = sock_recv(&srv, buf, sizeof buf);
+    ssize_t r = exchange_then_reset(&ends, &ends.cli, &ends.srv, "abc", 3, buf, sizeof buf);
     cr_expect_eq(r, -ECONNRESET, "the server got %zd (%s), not a reset", r, sock_strerror((int)r));
-    sock_close(&srv);
-    sock_close(&acep);
-    char *shown = proc_read_all(relay.out, NULL, 10000);
+    char *shown = proc_read_all(ends.relay.out, NULL, 10000);
     cr_assert_not_null(shown);
     cr_expect(strstr(shown, "c>s RESET: the client reset the connection"), "%s", shown);
-    cr_expect_eq(proc_wait(&relay, 10000), 1);
+    cr_expect_eq(proc_wait(&ends.relay, 10000), 1);
     free(shown);
 }
 
 Test(relay, reset_after_half_close_still_passed_on, .timeout = 60)
 {
-    sock_t acep, cli, srv;
-    int tport = lib_listen(&acep, "127.0.0.1");
-    proc_t relay;
-    int rport = start_relay(&relay, NULL, "127.0.0.1:0", "127.0.0.1", tport);
-    lib_connect(&cli, "127.0.0.1", rport);
-    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    struct relayed ends;
+    relay_between_lib_ends(&ends, "127.0.0.1:0", "127.0.0.1");
     char buf[16] = "";
-    cr_assert_eq(sock_send_all(&cli, "abc", 3, NULL), 0);
-    cr_assert_eq(sock_shutdown(&cli, SOCK_SHUT_WRITE), 0);
-    cr_assert_eq(sock_recv_all(&srv, buf, 3, NULL), 0, "%s", sock_error(&srv));
-    cr_assert_eq(sock_recv(&srv, buf, sizeof buf), 0);
+    cr_assert_eq(sock_send_all(&ends.cli, "abc", 3, NULL), 0);
+    cr_assert_eq(sock_shutdown(&ends.cli, SOCK_SHUT_WRITE), 0);
+    cr_assert_eq(sock_recv_all(&ends.srv, buf, 3, NULL), 0, "%s", sock_error(&ends.srv));
+    cr_assert_eq(sock_recv(&ends.srv, buf, sizeof buf), 0);
     /* The relay reads nothing more from the client now: the reset must be
      * noticed all the same. */
-    sock_abort(&cli);
+    sock_abort(&ends.cli);
     char shown[4096] = "";
-    cr_expect(proc_wait_for(relay.out, "c>s RESET", shown, sizeof shown, 10000),
+    cr_expect(proc_wait_for(ends.relay.out, "c>s RESET", shown, sizeof shown, 10000),
               "no reset line: %s", shown);
-    cr_expect_eq(proc_wait(&relay, 10000), 1);
-    ssize_t r = sock_send(&srv, "x", 1);
+    cr_expect_eq(proc_wait(&ends.relay, 10000), 1);
+    ssize_t r = sock_send(&ends.srv, "x", 1);
     cr_expect(r == -ECONNRESET || r == -EPIPE, "the server's send gave %zd (%s), not a reset", r,
               sock_strerror((int)r));
-    sock_close(&srv);
-    sock_close(&acep);
+    sock_close(&ends.srv);
+    sock_close(&ends.acep);
 }
 
 Test(relay, idle_timeout_aborts_both_sides, .timeout = 60)
@@ -414,11 +427,9 @@ Test(relay, max_chunk_1_delay_1_delivers_intact_in_many_writes, .timeout = 120)
     collect_start(&shown_c, relay.out);
     collect_start(&target_c, target.out);
 
-    char portstr[16], *out = NULL, *err = NULL;
+    char *out = NULL, *err = NULL;
     size_t outlen = 0;
-    snprintf(portstr, sizeof portstr, "%d", rport);
-    char *argv[] = {(char *)sock_bin(), "connect", "127.0.0.1", portstr, NULL};
-    int st = proc_run(argv, req, N, &out, &outlen, &err, 60000);
+    int st = run_client("127.0.0.1", rport, req, N, &out, &outlen, &err, 60000);
     cr_expect_eq(st, 0, "client exit %d: %s", st, err);
     cr_expect_eq(outlen, (size_t)N, "the client got %zu bytes", outlen);
     cr_expect(outlen == N && memcmp(out, reply, N) == 0, "the reply arrived damaged");
@@ -671,12 +682,9 @@ Test(relay, keep_open_relays_one_client_after_another, .timeout = 60)
     int tport = start_target(&target, "127.0.0.1", 1, NULL, 0);
     const char *opts[] = {"-k", NULL};
     int rport = start_relay(&relay, opts, "127.0.0.1:0", "127.0.0.1", tport);
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", rport);
     const char *msgs[] = {"first client\n", "second client\n"};
     for (int i = 0; i < 2; i++) {
-        char *argv[] = {(char *)sock_bin(), "connect", "127.0.0.1", portstr, NULL};
-        int st = proc_run(argv, msgs[i], strlen(msgs[i]), NULL, NULL, NULL, 15000);
+        int st = run_client("127.0.0.1", rport, msgs[i], strlen(msgs[i]), NULL, NULL, NULL, 15000);
         cr_expect_eq(st, 0, "client %d: exit %d", i + 1, st);
     }
     char got[1024] = "";
