@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,11 +75,29 @@ static int parse_timeout(const char *arg, int *ms)
     return 0;
 }
 
+/* A closed standard input or output would be the number the next socket
+ * gets, and the connection would then be its own input or output.  Like
+ * most tools, put /dev/null there first. */
+static void standard_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (nul >= 0 && nul != fd) {
+                dup2(nul, fd); /* dup2 leaves fd open across exec, as stdio should be */
+                close(nul);
+            } else if (nul == fd) {
+                fcntl(fd, F_SETFD, 0);
+            }
+        }
+}
+
 int main(int argc, char **argv)
 {
     /* A write to a closed pipe or connection must be an error we report,
      * not a silent death (the library itself never needs this). */
     signal(SIGPIPE, SIG_IGN);
+    standard_fds_open();
 
     static const struct option opts[] = {
         {"trace", no_argument, NULL, 't'},     {"timeout", required_argument, NULL, 'T'},

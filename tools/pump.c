@@ -2,9 +2,10 @@
  * pump.c - the data mover of `sock connect` and `sock listen`; see pump.h.
  *
  * One poll() loop moves both directions at once, so a peer that talks
- * while we are still sending never deadlocks against us.  The socket is
- * non-blocking for the loop; local descriptors are used only when poll()
- * says they are ready.
+ * while we are still sending never deadlocks against us.  The connection
+ * is non-blocking for the loop; a local descriptor is used only when
+ * poll() says it is ready, and a local socket with MSG_DONTWAIT, so that
+ * no call waits (a terminal stopped with Ctrl-S can still hold a write).
  *
  * Each direction is a channel: a source, a destination, and what has been
  * taken from the source but not yet given to the destination.  How the
@@ -13,12 +14,12 @@
  *
  *   - a regular file as input goes to the socket with sendfile(), straight
  *     from the page cache;
- *   - a pipe, a socket, a regular file or /dev/null goes through a pipe of
- *     our own with splice(): the kernel moves page references, not bytes,
- *     and 1 MiB at a time (a pipe is the only thing splice can join two
+ *   - a pipe, a regular file or /dev/null goes through a pipe of our own
+ *     with splice(): the kernel moves page references, not bytes, and
+ *     1 MiB at a time (a pipe is the only thing splice can join two
  *     descriptors with, hence the pipe in the middle);
- *   - anything else (a terminal, a device) is copied through a 256 KiB
- *     buffer.
+ *   - anything else (a terminal, a device, a local socket) is copied
+ *     through a 256 KiB buffer.
  */
 #include "pump.h"
 
@@ -40,6 +41,7 @@
 #define BUF_SIZE (256 * 1024)
 #define SENDFILE_CHUNK (1 << 20)
 #define PIPE_WANTED (1 << 20)
+#define URGENT_STEP 65536
 
 enum chan_mode { CHAN_COPY, CHAN_SPLICE, CHAN_SENDFILE };
 
@@ -50,11 +52,13 @@ struct chan {
     enum chan_mode mode;
     int src, dst;
     int src_open;
+    int src_sock, dst_sock; /* sockets are read and written with MSG_DONTWAIT */
     char *buf;
     size_t len, off;
     int pipe_r, pipe_w;
     size_t fill, cap;
-    int pipe_full; /* the last take found no room in the pipe (see chan_take) */
+    int pipe_full;          /* the last take found no room in the pipe (see chan_take) */
+    unsigned long long moved;
 };
 
 struct pump {
@@ -62,9 +66,11 @@ struct pump {
     int sfd;
     int in_tty, wr_shut;
     struct chan up, down; /* up: input -> socket, down: socket -> output */
+    int net_err;          /* the connection failed (a -errno): finish writing, then report */
+    const char *net_what; /* ... in which call */
     const struct pump_opts *o;
     struct pump_stats *st;
-    double started, last_report;
+    double started, last_report, last_moved;
 };
 
 static double now_s(void)
@@ -91,15 +97,25 @@ static int local_fail(struct pump *p, const char *what, int err)
 
 /* ------------------------------------------------------------- channels */
 
-/* Can splice() read from (or write to) this descriptor?  Pipes and sockets
- * can; regular files can, except in append mode; of the devices, /dev/null
- * (1:3) is the one that matters, for `sock listen > /dev/null`. */
+static int is_socket(int fd)
+{
+    struct stat sb;
+    return fd >= 0 && fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode);
+}
+
+/* May splice() join this local descriptor to the connection?  Pipes can;
+ * regular files can, except in append mode; of the devices, /dev/null
+ * (1:3) is the one that matters, for `sock listen > /dev/null`.  A local
+ * socket cannot: splice waits on a blocking socket whatever its flags say,
+ * and a standard input or output we share with other processes must not
+ * be made non-blocking under them, so sockets are copied with
+ * MSG_DONTWAIT instead. */
 static int splice_capable(int fd, int writing)
 {
     struct stat sb;
     if (fstat(fd, &sb) < 0)
         return 0;
-    if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))
+    if (S_ISFIFO(sb.st_mode))
         return 1;
     if (S_ISREG(sb.st_mode))
         return !writing || !(fcntl(fd, F_GETFL) & O_APPEND);
@@ -127,13 +143,19 @@ static int chan_init(struct chan *c, int src, int dst, int local_fd, int local_w
 {
     struct stat sb;
     *c = (struct chan){.src = src, .dst = dst, .src_open = src >= 0, .pipe_r = -1, .pipe_w = -1};
-    if (!local_writes && local_fd >= 0 && fstat(local_fd, &sb) == 0 && S_ISREG(sb.st_mode))
+    c->src_sock = is_socket(src);
+    c->dst_sock = is_socket(dst);
+    if (local_fd < 0)
+        c->mode = CHAN_COPY; /* no input at all: nothing will be taken */
+    else if (!local_writes && fstat(local_fd, &sb) == 0 && S_ISREG(sb.st_mode))
         c->mode = CHAN_SENDFILE;
-    else if (local_fd >= 0 && splice_capable(local_fd, local_writes) && chan_open_pipe(c) == 0)
+    else if (splice_capable(local_fd, local_writes) && chan_open_pipe(c) == 0)
         c->mode = CHAN_SPLICE;
     else
         c->mode = CHAN_COPY;
-    if (c->mode == CHAN_COPY && !(c->buf = malloc(BUF_SIZE)))
+    /* Splice mode keeps a small buffer for the urgent-data detour. */
+    size_t size = c->mode == CHAN_COPY ? BUF_SIZE : c->mode == CHAN_SPLICE ? URGENT_STEP : 0;
+    if (src >= 0 && size && !(c->buf = malloc(size)))
         return -1;
     return 0;
 }
@@ -167,25 +189,62 @@ static int chan_wants_output(const struct chan *c)
     return chan_pending(c) > 0 || (c->mode == CHAN_SENDFILE && c->src_open);
 }
 
+/* Stop a direction: nothing more is taken, and what is pending is dropped
+ * (its destination is gone). */
+static void chan_stop(struct chan *c)
+{
+    c->src_open = 0;
+    c->len = c->off = 0;
+    c->fill = 0;
+}
+
+static ssize_t raw_read(const struct chan *c, void *buf, size_t len)
+{
+    return c->src_sock ? recv(c->src, buf, len, MSG_DONTWAIT) : read(c->src, buf, len);
+}
+
+/* A splice from a TCP socket stops at urgent (out-of-band) data and will
+ * not move past it: it answers "nothing yet" with the socket readable, or
+ * "end of stream" before the real end.  recv() skips the urgent byte as
+ * TCP without SO_OOBINLINE wants, so one step goes through the buffer and
+ * into our pipe instead (the pipe is empty then, so it takes it all). */
+static ssize_t chan_take_detour(struct chan *c)
+{
+    ssize_t n = raw_read(c, c->buf, URGENT_STEP);
+    if (n <= 0)
+        return n < 0 ? -errno : 0;
+    ssize_t w = write(c->pipe_w, c->buf, (size_t)n);
+    if (w != n)
+        return w < 0 ? -errno : -EIO;
+    return n;
+}
+
 /* Take from the source.  Returns the bytes taken, 0 at end of stream, or
  * -errno (-EAGAIN when there was nothing after all). */
 static ssize_t chan_take(struct chan *c)
 {
     ssize_t n;
-    if (c->mode == CHAN_SPLICE)
+    if (c->mode == CHAN_SPLICE) {
         n = splice(c->src, NULL, c->pipe_w, NULL, c->cap - c->fill,
                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    else
-        n = read(c->src, c->buf, BUF_SIZE);
-    /* A pipe holds a fixed number of pages, and a splice from a socket may
-     * leave each one part full: the pipe can then be full with fewer than
-     * cap bytes in it.  The source stays readable, so waiting for it again
-     * would wake at once and spin; wait for the destination to drain the
-     * pipe instead. */
-    if (n < 0 && errno == EAGAIN && c->mode == CHAN_SPLICE && c->fill > 0)
-        c->pipe_full = 1;
+        if (c->src_sock && c->fill == 0 && (n == 0 || (n < 0 && errno == EAGAIN)))
+            n = chan_take_detour(c);
+        else if (n < 0)
+            n = -errno;
+        /* A pipe holds a fixed number of pages, and a splice from a socket
+         * may leave each one part full: the pipe can then be full with
+         * fewer than cap bytes in it.  The source stays readable, so
+         * waiting for it again would wake at once and spin; wait for the
+         * destination to drain the pipe instead. */
+        if (n == -EAGAIN && c->fill > 0)
+            c->pipe_full = 1;
+    } else {
+        n = raw_read(c, c->buf, BUF_SIZE);
+        if (n < 0)
+            n = -errno;
+    }
     if (n < 0)
-        return -errno;
+        return n;
     if (n == 0)
         c->src_open = 0;
     else if (c->mode == CHAN_SPLICE)
@@ -195,6 +254,16 @@ static ssize_t chan_take(struct chan *c)
     return n;
 }
 
+/* Some files that are regular to fstat() cannot be sent by sendfile (those
+ * of /proc, for one): before the first byte, fall back to copying. */
+static int chan_sendfile_fallback(struct chan *c, int err)
+{
+    if (c->moved || (err != EINVAL && err != ENOSYS) || !(c->buf = malloc(BUF_SIZE)))
+        return 0;
+    c->mode = CHAN_COPY;
+    return 1;
+}
+
 /* Give to the destination what it takes.  Returns the bytes given, or
  * -errno.  A sendfile channel reads its file here; end of file ends it. */
 static ssize_t chan_give(struct chan *c)
@@ -202,21 +271,26 @@ static ssize_t chan_give(struct chan *c)
     ssize_t n;
     if (c->mode == CHAN_SENDFILE) {
         n = sendfile(c->dst, c->src, NULL, SENDFILE_CHUNK);
+        if (n < 0 && chan_sendfile_fallback(c, errno))
+            return -EAGAIN;
         if (n == 0)
             c->src_open = 0;
     } else if (c->mode == CHAN_SPLICE) {
         n = splice(c->pipe_r, NULL, c->dst, NULL, c->fill, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } else if (c->dst_sock) {
+        n = send(c->dst, c->buf + c->off, c->len - c->off, MSG_DONTWAIT | MSG_NOSIGNAL);
     } else {
         n = write(c->dst, c->buf + c->off, c->len - c->off);
     }
     if (n < 0)
         return -errno;
+    c->moved += (unsigned long long)n;
     if (c->mode == CHAN_SPLICE && n > 0) {
         c->fill -= (size_t)n;
         c->pipe_full = 0;
-    }
-    else if (c->mode == CHAN_COPY && (c->off += (size_t)n) == c->len)
+    } else if (c->mode == CHAN_COPY && (c->off += (size_t)n) == c->len) {
         c->len = c->off = 0;
+    }
     return n;
 }
 
@@ -227,10 +301,24 @@ static int transient(ssize_t n)
 
 /* ------------------------------------------------------------ the loop */
 
+/* The connection failed.  Nothing more can be sent, but what was already
+ * received still goes to the output before the failure is reported: a
+ * peer that replies and then resets (a server closing with unread data
+ * does) must not lose its reply. */
+static void net_failed(struct pump *p, const char *what, int err)
+{
+    if (!p->net_err) {
+        p->net_err = err;
+        p->net_what = what;
+    }
+    chan_stop(&p->up);
+    p->down.src_open = 0;
+}
+
 /* End of input: tell the peer, once everything read has been sent. */
 static int maybe_half_close(struct pump *p)
 {
-    if (p->up.src_open || chan_pending(&p->up) > 0 || p->wr_shut)
+    if (p->up.src_open || chan_pending(&p->up) > 0 || p->wr_shut || p->net_err)
         return 0;
     p->wr_shut = 1;
     int rc = sock_shutdown(p->s, SOCK_SHUT_WRITE);
@@ -245,24 +333,34 @@ static int read_input(struct pump *p)
     ssize_t n = chan_take(&p->up);
     if (n < 0)
         return transient(n) ? 0 : local_fail(p, "read from input", (int)-n);
+    if (n > 0)
+        p->last_moved = now_s();
     return maybe_half_close(p);
 }
 
 static int send_output(struct pump *p)
 {
     ssize_t n = chan_give(&p->up);
-    if (n < 0)
-        return transient(n) ? 0 : fail(p, "send to", (int)n);
+    if (n < 0) {
+        if (!transient(n))
+            net_failed(p, "send to", (int)n);
+        return 0;
+    }
     p->st->sent += (unsigned long long)n;
+    p->last_moved = now_s();
     return maybe_half_close(p);
 }
 
 static int recv_input(struct pump *p)
 {
     ssize_t n = chan_take(&p->down);
-    if (n < 0)
-        return transient(n) ? 0 : fail(p, "recv from", (int)n);
+    if (n < 0) {
+        if (!transient(n))
+            net_failed(p, "recv from", (int)n);
+        return 0;
+    }
     p->st->received += (unsigned long long)n;
+    p->last_moved = now_s();
     return 0;
 }
 
@@ -271,6 +369,7 @@ static int write_output(struct pump *p)
     ssize_t n = chan_give(&p->down);
     if (n < 0)
         return transient(n) ? 0 : local_fail(p, "write to output", (int)-n);
+    p->last_moved = now_s();
     return 0;
 }
 
@@ -287,12 +386,28 @@ static void report(struct pump *p, int final)
 }
 
 /* Done when the peer has closed and all it sent is written out, and our
- * input is exhausted and sent, or is a terminal nobody will close. */
+ * input is exhausted and sent, or is a terminal nobody will close.  After
+ * a failure of the connection, done once what it delivered is written. */
 static int finished(const struct pump *p)
 {
     int down_done = !p->down.src_open && chan_pending(&p->down) == 0;
     int up_done = !p->up.src_open && chan_pending(&p->up) == 0;
-    return down_done && (up_done || p->in_tty);
+    return down_done && (up_done || p->in_tty || p->net_err);
+}
+
+/* How long poll may wait: until the next progress line, or until --timeout
+ * would run out since bytes last moved; -1 for ever. */
+static int poll_wait(const struct pump *p, double now)
+{
+    double wait = -1;
+    if (p->o->progress)
+        wait = 1.0 - (now - p->last_report);
+    if (p->o->idle_ms >= 0) {
+        double idle_left = p->o->idle_ms / 1000.0 - (now - p->last_moved);
+        if (wait < 0 || idle_left < wait)
+            wait = idle_left;
+    }
+    return wait < 0 ? (p->o->progress || p->o->idle_ms >= 0 ? 0 : -1) : (int)(wait * 1000) + 1;
 }
 
 static int step(struct pump *p)
@@ -312,29 +427,25 @@ static int step(struct pump *p)
         pf[i_out = n++] = (struct pollfd){.fd = p->down.dst, .events = POLLOUT};
     if (n == 0)
         return 0;
-    int wait = p->o->progress ? 1000 : p->o->idle_ms;
-    int r = poll(pf, (nfds_t)n, wait);
+    int r = poll(pf, (nfds_t)n, poll_wait(p, now_s()));
     if (r < 0)
         return errno == EINTR ? 0 : local_fail(p, "poll", errno);
-    if (r == 0) {
-        report(p, 0);
-        if (!p->o->progress && p->o->idle_ms >= 0) {
-            tool_err(p->o->cmd, "no data moved for %d ms (--timeout)", p->o->idle_ms);
-            return EXIT_NET;
-        }
-        return 0;
-    }
     int rc = 0;
-    if (i_in >= 0 && pf[i_in].revents)
+    if (r > 0 && i_in >= 0 && pf[i_in].revents)
         rc = read_input(p);
-    if (!rc && i_sock >= 0 && (pf[i_sock].revents & (POLLOUT | POLLERR)) && (sock_ev & POLLOUT))
+    if (r > 0 && !rc && i_sock >= 0 && (pf[i_sock].revents & (POLLOUT | POLLERR)) &&
+        (sock_ev & POLLOUT))
         rc = send_output(p);
-    if (!rc && i_sock >= 0 && (pf[i_sock].revents & (POLLIN | POLLHUP | POLLERR)) &&
+    if (r > 0 && !rc && i_sock >= 0 && (pf[i_sock].revents & (POLLIN | POLLHUP | POLLERR)) &&
         (sock_ev & POLLIN))
         rc = recv_input(p);
-    if (!rc && i_out >= 0 && pf[i_out].revents)
+    if (r > 0 && !rc && i_out >= 0 && pf[i_out].revents)
         rc = write_output(p);
     report(p, 0);
+    if (!rc && p->o->idle_ms >= 0 && now_s() - p->last_moved >= p->o->idle_ms / 1000.0) {
+        tool_err(p->o->cmd, "no data moved for %d ms (--timeout)", p->o->idle_ms);
+        return EXIT_NET;
+    }
     return rc;
 }
 
@@ -348,6 +459,7 @@ int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct
         .st = st,
         .started = now_s(),
     };
+    p.last_moved = p.started;
     memset(st, 0, sizeof *st);
     int rc = EXIT_OK;
     if (chan_init(&p.up, in_fd, p.sfd, in_fd, 0) < 0 ||
@@ -366,6 +478,8 @@ int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct
     while (!rc && !finished(&p))
         rc = step(&p);
     report(&p, 1);
+    if (!rc && p.net_err)
+        rc = fail(&p, p.net_what, p.net_err);
 out:
     chan_free(&p.up);
     chan_free(&p.down);

@@ -22,9 +22,12 @@ struct pump_stats {
  * has closed its side and in_fd is exhausted (or, when in_fd is a terminal,
  * until the peer has closed).  End of in_fd half-closes the connection
  * (shutdown write), so the peer sees end of stream and can still reply.
- * A regular file is sent with sendfile(); a pipe, socket, regular file or
+ * A regular file is sent with sendfile(); a pipe, regular file or
  * /dev/null on either side is joined to the connection with splice()
- * through a pipe of our own; anything else goes through 256 KiB buffers.  Returns EXIT_OK, or EXIT_NET after
+ * through a pipe of our own; anything else goes through 256 KiB buffers.
+ * When the connection fails (a reset), what it delivered before is still
+ * written to out_fd, then the failure is reported.  idle_ms counts from
+ * the last byte moved in either direction.  Returns EXIT_OK, or EXIT_NET after
  * printing what failed (a reset, a write error, a truncated transfer). */
 int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct pump_stats *st);
 
