@@ -171,7 +171,8 @@ static void note(const struct server *s, int fd, const char *what)
 {
     if (!s->opt.verbose)
         return;
-    struct sockaddr_storage ss;
+    /* A client that reset is often already unnamed (getpeername fails). */
+    struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
@@ -316,11 +317,10 @@ static void on_writable(struct server *s, int fd, int64_t now)
     touch(s, fd, now);
     if (r == 0)
         return;
-    if (s->c[fd].draining) {
+    if (s->c[fd].draining)
         shutdown(fd, SHUT_WR);
-        watch(s, EPOLL_CTL_MOD, fd, EPOLLIN);
-        return;
-    }
+    /* Back to reading; a client we cannot watch any more is dropped rather
+     * than left to wake the loop for writing for ever. */
     if (watch(s, EPOLL_CTL_MOD, fd, EPOLLIN) < 0)
         drop(s, fd, strerror(errno));
 }
@@ -329,7 +329,10 @@ static void on_client(struct server *s, int fd, uint32_t events, int64_t now)
 {
     if (fd >= s->cap || !s->c[fd].open)
         return; /* dropped earlier in this same batch of events */
-    if (events & EPOLLOUT)
+    /* The client's state, not the event, says what to do: with a backlog
+     * it is sent first (a hang-up or error then shows in send's result),
+     * so echoes never leave out of order. */
+    if (s->c[fd].pend)
         on_writable(s, fd, now);
     else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
         on_readable(s, fd, now); /* a hang-up or error shows in recv's result */
@@ -665,9 +668,13 @@ int cmd_echo(const struct cli_opts *o, int argc, char **argv)
         if (rc == EXIT_OK)
             report(s);
     }
-    close_all(s);
-    if (s->lfd >= 0)
+    /* The listener first, so that freeing descriptors cannot resume it. */
+    if (s->lfd >= 0) {
+        listener_watch(s, 0);
         sock_close(&s->acep);
+        s->lfd = -1;
+    }
+    close_all(s);
     if (s->sfd >= 0)
         close(s->sfd);
     if (s->ep >= 0)
