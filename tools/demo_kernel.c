@@ -54,10 +54,13 @@ void demo_kernel_fd_info(int fd, struct demo_sock_info *si)
             si->backlog = ti.tcpi_sacked;
         }
     }
-    int n;
-    if (si->fd_state != TCP_LISTEN && ioctl(fd, SIOCINQ, &n) == 0)
+    /* Queues belong to a connection: a listener has none, and a socket in
+     * CLOSE (an acceptor after its shutdown, a connection after a reset)
+     * answers with leftovers of its sequence numbers, not bytes. */
+    int n, has_queues = si->fd_state != TCP_LISTEN && si->fd_state != TCP_CLOSE;
+    if (has_queues && ioctl(fd, SIOCINQ, &n) == 0)
         si->unread = n;
-    if (si->fd_state != TCP_LISTEN && ioctl(fd, SIOCOUTQ, &n) == 0)
+    if (has_queues && ioctl(fd, SIOCOUTQ, &n) == 0)
         si->unsent = n;
 }
 
