@@ -91,10 +91,11 @@ typedef struct sock {
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } priv_peer;
-    /* Two error buffers: one written by the sending side (connect, send,
-     * shutdown, ...), one by the receiving side (accept, recv), so that one
-     * thread sending and another receiving never write the same memory. */
-    char priv_err[2][SOCK_ERRLEN];
+    /* Three error buffers: one written by the sending side (connect, send,
+     * close, ...), one by the receiving side (accept, recv), one by
+     * shutdown, so that one thread sending, another receiving and a third
+     * shutting the socket down to wake them never write the same memory. */
+    char priv_err[3][SOCK_ERRLEN];
 } sock_t;
 
 /* ------------------------------------------------------------------------
@@ -289,7 +290,11 @@ const char *sock_strerror(int code);
 
 /* What the last failure on s was, e.g. "connect localhost:8080: [::1]:8080
  * Connection refused; 127.0.0.1:8080 Connection refused".  "" when s has not
- * failed yet.  The text stays valid until the next failing call on s. */
+ * failed yet.  The text stays valid until the next failing call of the same
+ * kind on s (send side, receive side, shutdown).  When threads share s, it
+ * is the text of whichever failed last: a thread woken by another's
+ * shutdown may read the shutdown's failure (e.g. the connection was reset),
+ * which then describes its own failure too. */
 const char *sock_error(const sock_t *s);
 
 /* ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ SOCK_API const char *sock_error(const sock_t *s)
     if (!s)
         return "invalid argument: NULL socket";
     int slot = __atomic_load_n(&s->priv_err_slot, __ATOMIC_ACQUIRE);
-    return s->priv_err[slot & 1];
+    return s->priv_err[slot >= 0 && slot < 3 ? slot : 0];
 }
 
 /* Mark a truncated message with "..." so that a reader knows text is

@@ -42,7 +42,7 @@ static inline void sock__set_flags(sock_t *s, int bits)
 }
 
 /* Which error buffer a step writes: see the comment on priv_err. */
-enum sock__side { SOCK__SIDE_SEND = 0, SOCK__SIDE_RECV = 1 };
+enum sock__side { SOCK__SIDE_SEND = 0, SOCK__SIDE_RECV = 1, SOCK__SIDE_CTL = 2 };
 
 /* ---- error.c ------------------------------------------------------------ */
 

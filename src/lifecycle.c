@@ -23,7 +23,7 @@ static void init_handle(sock_t *s)
     s->priv_family = AF_UNSPEC;
     s->priv_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
     s->priv_err_slot = 0;
-    s->priv_err[0][0] = s->priv_err[1][0] = '\0';
+    s->priv_err[0][0] = s->priv_err[1][0] = s->priv_err[2][0] = '\0';
     memset(&s->priv_peer, 0, sizeof s->priv_peer);
 }
 
@@ -438,13 +438,13 @@ static const char *how_name(int how)
 static int do_shutdown(sock_t *s, int how)
 {
     if (how != SOCK_SHUT_READ && how != SOCK_SHUT_WRITE && how != SOCK_SHUT_READ_WRITE)
-        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+        return sock__fail(s, SOCK__SIDE_CTL, -EINVAL,
                           "shutdown: unknown how %d (use SOCK_SHUT_READ, SOCK_SHUT_WRITE or "
                           "SOCK_SHUT_READ_WRITE)",
                           how);
     int flags = sock__flags(s);
     if ((flags & SOCK__CLOSED) || !(flags & (SOCK__CONNECTED | SOCK__LISTENING)))
-        return sock__fail_unusable(s, SOCK__SIDE_SEND, "shutdown");
+        return sock__fail_unusable(s, SOCK__SIDE_CTL, "shutdown");
     int want = (how == SOCK_SHUT_WRITE ? 0 : SOCK__SHUT_RD) |
                (how == SOCK_SHUT_READ ? 0 : SOCK__SHUT_WR);
     if ((flags & want) == want)
@@ -457,11 +457,11 @@ static int do_shutdown(sock_t *s, int how)
         char peer[SOCK_ADDRSTRLEN] = "?";
         sock_peer_addr(s, peer, sizeof peer);
         if (e == ENOTCONN)
-            return sock__failf(s, SOCK__SIDE_SEND, -e,
+            return sock__failf(s, SOCK__SIDE_CTL, -e,
                                "shutdown(%s) of connection to %s: the connection is already gone "
                                "(reset by the peer)",
                                how_name(how), peer);
-        return sock__fail(s, SOCK__SIDE_SEND, -e, "shutdown(%s) of connection to %s", how_name(how),
+        return sock__fail(s, SOCK__SIDE_CTL, -e, "shutdown(%s) of connection to %s", how_name(how),
                           peer);
     }
     return 0;
