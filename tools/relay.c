@@ -50,6 +50,7 @@ struct side {
     int read_eof;              /* this side has sent end of stream */
     int write_shut;            /* we have sent end of stream to this side */
     int hung_up;               /* both ways closed in the kernel, EOF not read yet */
+    int failed;                /* the errno of a failure passed on later (see broken) */
 };
 
 /* One direction: the bytes read from one side, waiting to go to the other. */
@@ -90,7 +91,10 @@ static void usage(FILE *f)
             "\n"
             "Every write is dumped with its offset in its direction.  End of stream from\n"
             "one side becomes a shutdown (write) towards the other; a reset from one side\n"
-            "resets (aborts) the other.  Standard error carries 'listening on' and errors.\n"
+            "resets (aborts) the other, after what that side sent before it.  Urgent\n"
+            "(out-of-band) bytes are not forwarded.  Standard error carries 'listening on'\n"
+            "and errors.  One client at a time: while the relay connects to HOST PORT\n"
+            "(bounded by --timeout), the next client waits.\n"
             "\n"
             "  -k, --keep-open     relay one client after another\n"
             "  -q, --quiet         no hexdump: only the events (accept, connect, EOF, reset)\n"
@@ -103,7 +107,7 @@ static void usage(FILE *f)
             "--timeout MS bounds accept and connect and gives up after MS without data.\n"
             "\n"
             "Exit status: 0 when both directions ended cleanly, 1 on a network error or a\n"
-            "reset, 2 on a usage error.\n");
+            "reset (or when the record could not be written), 2 on a usage error.\n");
 }
 
 static double now_s(void)
@@ -116,6 +120,20 @@ static double now_s(void)
 /* ------------------------------------------------------------------------
  * What the relay shows on standard output.
  * ------------------------------------------------------------------------ */
+
+/* Standard output is the record.  When it cannot be written (a closed
+ * pipe, a full disk) the relay still relays, since the two programs
+ * depend on it, but says so once, and the exit status says so at the end. */
+static int record_failed;
+
+static void record_flush(void)
+{
+    if (fflush(stdout) == 0 || record_failed)
+        return;
+    record_failed = errno ? errno : EIO;
+    tool_err("relay", "cannot write the record to standard output: %s; still relaying",
+             strerror(record_failed));
+}
 
 /* One event line: the time, a tag ("c>s", "s>c" or "---" for the
  * connection as a whole) and the text.  Flushed at once, so that a person
@@ -131,7 +149,7 @@ static void event(const struct session *ss, const char *tag, const char *fmt, ..
     vprintf(fmt, ap);
     va_end(ap);
     putchar('\n');
-    fflush(stdout);
+    record_flush();
 }
 
 /* One hexdump line of up to DUMP_WIDTH bytes found at offset off. */
@@ -166,7 +184,7 @@ static void dump(const struct session *ss, const struct dir *d, const char *p, s
         size_t k = n - i < DUMP_WIDTH ? n - i : DUMP_WIDTH;
         dump_line(t, d->tag, d->moved + i, (const unsigned char *)p + i, k);
     }
-    fflush(stdout);
+    record_flush();
 }
 
 /* ------------------------------------------------------------------------
@@ -181,11 +199,26 @@ static void summary(const struct session *ss)
 
 /* The connection to side x failed (a reset, or another error such as a
  * broken pipe): pass the failure on by aborting the other side, so that its
- * program sees a reset too instead of a clean end of stream. */
+ * program sees a reset too instead of a clean end of stream.
+ *
+ * Not before what x sent has been passed on, though: a program that sends
+ * a request and resets at once gets its request delivered on a direct
+ * connection, so it must through the relay too.  While bytes from x wait
+ * in our buffer, the failure is only noted; x is read again once they are
+ * forwarded (the kernel still hands out what x sent before the reset), and
+ * the failure is passed on when x has nothing more to give. */
 static void broken(struct session *ss, int x, int err)
 {
     struct side *bad = &ss->side[x], *other = &ss->side[1 - x];
-    const char *tag = ss->dir[x == CLIENT ? 0 : 1].tag;
+    const struct dir *from_bad = &ss->dir[x == CLIENT ? 0 : 1];
+    const char *tag = from_bad->tag;
+    if (err == 0)
+        err = ECONNRESET;
+    if (from_bad->off < from_bad->len && !other->failed) {
+        if (!bad->failed)
+            bad->failed = err;
+        return;
+    }
     /* Abort first and tell afterwards, so that whoever reads the line can
      * count on the other side having been reset already. */
     sock_abort(&other->s);
@@ -227,6 +260,12 @@ static void take(struct session *ss, struct dir *d)
 {
     struct side *from = &ss->side[d->from];
     ssize_t n = recv(from->fd, d->buf, BUF_SIZE, MSG_DONTWAIT);
+    /* A side that failed earlier has reported its error already (the
+     * kernel reports it once): when it has no data left, pass that on. */
+    if (from->failed && (n == 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))) {
+        broken(ss, d->from, from->failed);
+        return;
+    }
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
             broken(ss, d->from, errno);
@@ -260,6 +299,10 @@ static void forward(struct session *ss, struct dir *d)
         d->len = d->off = 0;
     ss->last_progress = now_s();
     d->next_write = ss->last_progress + (double)ss->o->delay_ms / 1000.0;
+    /* While --delay holds the rest back, the relay is the one waiting:
+     * the idle time of --timeout starts when the next write may go. */
+    if (d->len > 0)
+        ss->last_progress = d->next_write;
     maybe_half_close(ss, d);
 }
 
@@ -338,12 +381,13 @@ static void step(struct session *ss)
         short ev = 0;
         if (wants_read(ss, in))
             ev |= POLLIN;
-        if (wants_write(out, now))
+        if (!sd->failed && wants_write(out, now))
             ev |= POLLOUT;
         /* A side that still has a direction open is watched even with no
          * events, so that its reset is seen at once; a side closed both
-         * ways would only report hang-ups. */
-        if (ev || !(sd->hung_up || (sd->read_eof && sd->write_shut))) {
+         * ways would only report hang-ups, and a failed one only its
+         * error again. */
+        if (ev || !(sd->failed || sd->hung_up || (sd->read_eof && sd->write_shut))) {
             who[n] = x;
             pf[n++] = (struct pollfd){.fd = sd->fd, .events = ev};
         }
@@ -620,5 +664,5 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv)
     } while (ro.keep);
     free(bufs);
     sock_close(&acep);
-    return rc;
+    return rc == EXIT_OK && record_failed ? EXIT_NET : rc;
 }

@@ -356,6 +356,64 @@ Test(relay, client_reset_shown_and_passed_to_the_server, .timeout = 60)
     free(shown);
 }
 
+Test(relay, bytes_sent_before_a_reset_arrive_before_it, .timeout = 60)
+{
+    /* The client sends 1000 bytes and resets once the relay has taken them
+     * all, while --max-chunk and --delay still hold most of them back: as
+     * on a direct connection, the target must get all 1000, then a reset. */
+    sock_t acep, cli, srv;
+    int tport = lib_listen(&acep, "127.0.0.1");
+    static const char *const opts[] = {"--max-chunk", "100", "--delay", "50", "-q", NULL};
+    proc_t relay;
+    int rport = start_relay(&relay, opts, "127.0.0.1:0", "127.0.0.1", tport);
+    lib_connect(&cli, "127.0.0.1", rport);
+    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    char data[1000], got[1100];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    cr_assert_eq(sock_send_all(&cli, data, sizeof data, NULL), 0);
+    usleep(150000); /* the relay has read them all; most are still held */
+    sock_abort(&cli);
+    size_t n = 0;
+    int rc = sock_recv_all(&srv, got, sizeof data, &n);
+    cr_expect_eq(rc, 0, "the target got %zu of 1000 bytes, then: %s", n, sock_error(&srv));
+    cr_expect_eq(memcmp(got, data, n), 0, "the bytes differ");
+    ssize_t r = sock_recv(&srv, got, sizeof got);
+    cr_expect_eq(r, -ECONNRESET, "after the bytes the target got %zd (%s), not the reset", r,
+                 sock_strerror((int)r));
+    sock_close(&srv);
+    sock_close(&acep);
+    cr_expect_eq(proc_wait(&relay, 10000), 1, "a reset is not a clean end");
+}
+
+Test(relay, delay_longer_than_timeout_is_not_idleness, .timeout = 60)
+{
+    /* --delay 1500 holds each 5-byte chunk back longer than --timeout
+     * 1000: that wait is the relay's own, not the programs' silence. */
+    sock_t acep, cli, srv;
+    int tport = lib_listen(&acep, "127.0.0.1");
+    char target[16];
+    snprintf(target, sizeof target, "%d", tport);
+    char *argv[] = {(char *)sock_bin(), "--timeout", "1000", "relay", "-q", "--max-chunk", "5",
+                    "--delay", "1500", "127.0.0.1:0", "127.0.0.1", target, NULL};
+    proc_t relay;
+    cr_assert_eq(proc_start(&relay, argv), 0);
+    char log[512] = "";
+    cr_assert(proc_wait_for(relay.err, "listening on", log, sizeof log, 10000), "%s", log);
+    lib_connect(&cli, "127.0.0.1", parse_listening_port(log));
+    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    cr_assert_eq(sock_send_all(&cli, "helloworld", 10, NULL), 0);
+    char got[16] = "";
+    size_t n = 0;
+    int rc = sock_recv_all(&srv, got, 10, &n);
+    cr_expect_eq(rc, 0, "the target got '%.*s' then: %s", (int)n, got, sock_error(&srv));
+    cr_expect_str_eq(got, "helloworld");
+    sock_close(&cli);
+    sock_close(&srv);
+    sock_close(&acep);
+    proc_kill(&relay);
+}
+
 Test(relay, reset_after_half_close_still_passed_on, .timeout = 60)
 {
     struct relayed ends;
