@@ -39,7 +39,7 @@ struct url {
     char authority[512];  /* "HOST[:PORT]" as written: the Host header */
     char host[512];       /* without brackets, for sock_connect */
     char port[32];        /* "80" when the URL has none */
-    const char *path;     /* "/..." inside the URL text */
+    char path[2048];      /* "/PATH[?QUERY]", what the request line asks for */
 };
 
 /* Split "http://HOST[:PORT][/PATH]" into u.  Returns 0, or -1 after saying
@@ -54,16 +54,28 @@ static int parse_url(const char *text, struct url *u)
         fprintf(stderr, "http_get: %s: the URL must start with http://\n", text);
         return -1;
     }
+    /* The authority (HOST[:PORT]) ends at the path, the query or the
+     * fragment; the fragment is for the browser and is never sent. */
     const char *rest = text + 7;
-    const char *slash = strchr(rest, '/');
-    size_t alen = slash ? (size_t)(slash - rest) : strlen(rest);
-    u->path = slash ? slash : "/";
+    size_t alen = strcspn(rest, "/?#");
+    const char *after = rest + alen;
+    size_t plen = strcspn(after, "#");
     if (alen == 0 || alen >= sizeof u->authority) {
         fprintf(stderr, "http_get: %s: %s host in the URL\n", text, alen ? "too long a" : "no");
         return -1;
     }
+    if (plen + 2 > sizeof u->path) {
+        fprintf(stderr, "http_get: %s: the path is too long\n", text);
+        return -1;
+    }
     memcpy(u->authority, rest, alen);
     u->authority[alen] = '\0';
+    if (memchr(u->authority, '@', alen)) {
+        fprintf(stderr, "http_get: %s: user names in URLs (user@host) are not supported\n", text);
+        return -1;
+    }
+    /* "http://h?q" asks for "/?q", and "http://h" for "/". */
+    snprintf(u->path, sizeof u->path, "%s%.*s", *after == '/' ? "" : "/", (int)plen, after);
     /* A space or control character would end the request line early (or
      * smuggle in a header): such a path must be %-encoded. */
     for (const char *p = u->path; *p; p++) {

@@ -15,9 +15,10 @@
  *   acceptor thread  loops on sock_accept(&acep, &c->srv) (srv = acep.accept())
  *                    and starts one handler thread per client; above
  *                    --max-clients it tells the client "busy" and closes.
- *   handler threads  srv.recv / srv.send until the client leaves, then
- *                    srv.shutdown, srv.close; then put themselves on the
- *                    "done" list and tell the main thread.
+ *   handler threads  srv.recv / srv.send until the client leaves; then
+ *                    move themselves from the "live" list to the "done"
+ *                    list (so the stop no longer touches their srv),
+ *                    srv.shutdown, srv.close, and tell the main thread.
  *   main thread      waits for three things at once (poll): a line "q" on
  *                    stdin, SIGTERM or SIGINT (read from a signalfd, so no
  *                    signal handler runs), and "a handler finished" (an
@@ -170,13 +171,13 @@ static void reap_finished(struct server *server)
 
 /* ---------------------------------------------------------------- acceptor */
 
-/* Tell a client over the limit why it is turned away, instead of leaving
- * it connected to nobody, then close its connection. */
-static void refuse(struct client *c, int max_clients)
+/* Tell a client that is turned away why (reason, one line), instead of
+ * leaving it connected to nobody, then close its connection. */
+static void refuse(struct client *c, const char *reason)
 {
-    char msg[96];
-    int len = snprintf(msg, sizeof msg, "busy: %d clients already, try again later\n", max_clients);
-    fprintf(stderr, "client %s: refused, %d clients already\n", c->peer, max_clients);
+    char msg[128];
+    int len = snprintf(msg, sizeof msg, "busy: %s, try again later\n", reason);
+    fprintf(stderr, "client %s: refused: %s\n", c->peer, reason);
     if (sock_send_all(&c->srv, msg, (size_t)len, NULL) < 0 ||
         sock_shutdown(&c->srv, SOCK_SHUT_READ_WRITE) < 0)
         fprintf(stderr, "client %s: %s\n", c->peer, sock_error(&c->srv));
@@ -196,7 +197,9 @@ static void start_handler(struct server *server, struct client *c)
     pthread_mutex_lock(&server->lock);
     if (server->nlive >= server->max_clients) {
         pthread_mutex_unlock(&server->lock);
-        refuse(c, server->max_clients);
+        char reason[64];
+        snprintf(reason, sizeof reason, "%d clients already", server->max_clients);
+        refuse(c, reason);
         return;
     }
     list_push(&server->live, c);
@@ -207,7 +210,7 @@ static void start_handler(struct server *server, struct client *c)
         server->nlive--;
         pthread_mutex_unlock(&server->lock);
         fprintf(stderr, "client %s: cannot start a thread: %s\n", c->peer, strerror(err));
-        refuse(c, server->max_clients);
+        refuse(c, "the server cannot start a thread for you");
         return;
     }
     fprintf(stderr, "client %s: connected (%d of %d at most)\n", c->peer, server->nlive,
@@ -227,6 +230,7 @@ static void pause_briefly(void)
 static void *accept_clients(void *arg)
 {
     struct server *server = arg;
+    int last_failure = 0;
     for (;;) {
         struct client *c = calloc(1, sizeof *c);
         if (!c) {
@@ -240,11 +244,16 @@ static void *accept_clients(void *arg)
             return NULL;
         }
         if (rc < 0) {
-            fprintf(stderr, "multi_server: %s\n", sock_error(&server->acep));
+            /* Said once per run of the same failure (out of descriptors
+             * lasts until a client leaves), not ten times a second. */
+            if (rc != last_failure)
+                fprintf(stderr, "multi_server: %s; retrying\n", sock_error(&server->acep));
+            last_failure = rc;
             free(c);
             pause_briefly();
             continue;
         }
+        last_failure = 0;
         start_handler(server, c);
     }
 }
@@ -265,11 +274,15 @@ static int typed_quit(struct pollfd *in)
         in->fd = -1;
         return 0;
     }
-    ssize_t i = 0;
-    while (i < n && isspace((unsigned char)line[i]))
-        i++;
-    if (i < n && line[i] == 'q')
-        return 1;
+    /* What was read may hold several lines (pasted text): any line that
+     * starts with q stops the server. */
+    for (ssize_t i = 0; i < n; i++) {
+        int line_start = i == 0 || line[i - 1] == '\n';
+        while (i < n && line_start && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i < n && line_start && line[i] == 'q')
+            return 1;
+    }
     fprintf(stderr, "multi_server: type q and Enter to stop\n");
     return 0;
 }
