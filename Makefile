@@ -43,8 +43,9 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOLT_SRC := $(wildcard tests/tool/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
-# The stress suite reuses the tool tests' process harness.
-STRESS_SRC := $(wildcard tests/stress/*.c) tests/tool/harness.c
+# The stress suite reuses the tool tests' process harness and the unit
+# tests' helpers.
+STRESS_SRC := $(wildcard tests/stress/*.c) tests/tool/harness.c tests/unit/util.c
 STRESS_OBJ := $(STRESS_SRC:%.c=$(BUILD)/%.o)
 PEER_SRC  := $(wildcard bench/peers/*.c)
 PEER_BIN  := $(PEER_SRC:bench/peers/%.c=$(BUILD)/bench-peers/%)

@@ -39,18 +39,6 @@ static void listen_any_port(sock_t *acep, int backlog, char port[8])
     snprintf(port, 8, "%d", sock_local_port(acep));
 }
 
-static void join_within(pthread_t t, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L)
-        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-    int rc = pthread_timedjoin_np(t, NULL, &ts);
-    cr_assert_eq(rc, 0, "a helper thread did not end within %d ms: %s", ms, strerror(rc));
-}
-
 /* ------------------------------------------------------------------------
  * Scenario 35: 100,000 connect/close cycles, no descriptor growth.
  * ------------------------------------------------------------------------ */

@@ -20,35 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------- time, fds */
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d, "opendir /proc/self/fd: %s", strerror(errno));
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 /* ------------------------------------------------------ work directory */
 
 static char work_dir[64];
@@ -100,7 +71,7 @@ static void forget(pid_t pid)
 
 /* Both spawns: the streams are the descriptors fd[], or when paths is not
  * NULL the files it names, opened in the child. */
-static pid_t spawn(char *const argv[], const int fd[3], const char *const paths[3])
+static pid_t spawn_child(char *const argv[], const int fd[3], const char *const paths[3])
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
@@ -126,14 +97,14 @@ static pid_t spawn(char *const argv[], const int fd[3], const char *const paths[
 pid_t spawn_fds(char *const argv[], int in, int out, int err)
 {
     const int fd[3] = {in, out, err};
-    return spawn(argv, fd, NULL);
+    return spawn_child(argv, fd, NULL);
 }
 
 pid_t spawn_files(char *const argv[], const char *in, const char *out, const char *err)
 {
     const int fd[3] = {-1, -1, -1};
     const char *const paths[3] = {in, out, err};
-    return spawn(argv, fd, paths);
+    return spawn_child(argv, fd, paths);
 }
 
 int wait_exit(pid_t pid, int timeout_ms)

@@ -16,17 +16,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ------------------------------------------------------------- time, fds */
-
-/* Milliseconds of CLOCK_MONOTONIC: for deadlines and durations only. */
-int64_t now_ms(void);
-
-/* Sleep ms milliseconds in full, resuming after a signal. */
-void sleep_ms(int ms);
-
-/* Open descriptors of this process (/proc/self/fd), not counting the one
- * that reads the directory. */
-int count_fds(void);
+/* Clocks, sleeps, descriptor counts, bounded joins and loopback_up() are
+ * the unit tests' helpers (tests/unit/util.c, linked into the stress
+ * suite too). */
+#include "../unit/util.h"
 
 /* ------------------------------------------------------ work directory */
 

@@ -193,12 +193,9 @@ void *drain_thread(void *arg)
     return NULL;
 }
 
-void enter_blackhole_netns(void)
+void loopback_up(void)
 {
-    if (unshare(CLONE_NEWNET) < 0)
-        cr_skip_test("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
-    /* Bring lo up with an ioctl rather than a program, so that only nft is
-     * needed. */
+    /* An ioctl rather than a program (ip), so that no package is needed. */
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(fd, 0);
     struct ifreq ifr;
@@ -208,6 +205,13 @@ void enter_blackhole_netns(void)
     ifr.ifr_flags |= IFF_UP;
     cr_assert_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
     close(fd);
+}
+
+void enter_blackhole_netns(void)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        cr_skip_test("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+    loopback_up();
     int rc = system("nft -f - >/dev/null 2>&1 <<'NFT'\n"
                     "table inet unit_blackhole {\n"
                     "  chain input {\n"

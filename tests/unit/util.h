@@ -117,5 +117,9 @@ void *drain_thread(void *arg);
  * The namespace has no name and vanishes with the test process, so nothing
  * is left behind even when the test fails.  Skips the test when namespaces
  * or nft are not available (not root). */
+/* Bring the loopback interface of this process's network namespace up (a
+ * new namespace starts with it down). */
+void loopback_up(void);
+
 void enter_blackhole_netns(void);
 #define BLACKHOLE_PORT "9"
