@@ -158,7 +158,8 @@ tsan: check-deps
 	  SOCK_EXAMPLES=$(CURDIR)/build/tsan/examples build/clang/test-tool --jobs=1
 
 valgrind: check-deps
-	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" tests tool examples
+	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" \
+	  EXTRA_CFLAGS=-DSOCK_TEST_TIME_SCALE=5 tests tool examples
 	VALGRIND=1 scripts/run-tests build/vg
 
 # The load and fault suite (scenarios 30-39 and 42 of the reliability

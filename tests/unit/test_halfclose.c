@@ -116,7 +116,7 @@ static void *shut_both(void *arg)
 }
 
 /* Both ends shut down at the same moment, each from its own thread. */
-FAMILY_TEST(halfclose, both_sides_at_once, .timeout = 10)
+FAMILY_TEST(halfclose, both_sides_at_once, .timeout = 10 * SOCK_TEST_TIME_SCALE)
 {
     for (int round = 0; round < 20; round++) {
         sock_t c, s;

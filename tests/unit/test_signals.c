@@ -163,7 +163,7 @@ static void *feeder_thread(void *arg)
     return NULL;
 }
 
-FAMILY_TEST(signals, send_all_16_mib_under_sigalrm, .timeout = 30)
+FAMILY_TEST(signals, send_all_16_mib_under_sigalrm, .timeout = 30 * SOCK_TEST_TIME_SCALE)
 {
     sock_t c, s;
     pair_on(host, &c, &s);
@@ -184,7 +184,7 @@ FAMILY_TEST(signals, send_all_16_mib_under_sigalrm, .timeout = 30)
     cr_assert_eq(sent, len);
     cr_assert_gt(seen, 0, "no signal arrived during the transfer");
     expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_WRITE));
-    join_within(t, 20000);
+    join_within(t, 20000 * SOCK_TEST_TIME_SCALE);
     cr_assert_eq(d.last, 0);
     cr_assert_eq(d.total, len);
     cr_assert_eq(d.first_bad, SIZE_MAX, "corrupt byte at %zu", d.first_bad);
@@ -193,7 +193,7 @@ FAMILY_TEST(signals, send_all_16_mib_under_sigalrm, .timeout = 30)
     sock_close(&s);
 }
 
-FAMILY_TEST(signals, recv_all_16_mib_under_sigalrm, .timeout = 30)
+FAMILY_TEST(signals, recv_all_16_mib_under_sigalrm, .timeout = 30 * SOCK_TEST_TIME_SCALE)
 {
     sock_t c, s;
     pair_on(host, &c, &s);
@@ -213,7 +213,7 @@ FAMILY_TEST(signals, recv_all_16_mib_under_sigalrm, .timeout = 30)
     cr_assert_eq(got, len);
     cr_assert_eq(check_pattern(buf, len, 0), len, "corrupt data");
     cr_assert_gt(seen, 0);
-    join_within(t, 20000);
+    join_within(t, 20000 * SOCK_TEST_TIME_SCALE);
     expect_ok(&c, f.rc);
     free(buf);
     sock_close(&c);

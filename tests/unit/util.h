@@ -17,6 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Time limits of the tests that move the most data or spin the most
+ * threads are multiplied by this: valgrind runs them many times slower
+ * (it serializes threads and delivers signals late), and `make valgrind`
+ * builds with -DSOCK_TEST_TIME_SCALE=5.  1 in every other build. */
+#ifndef SOCK_TEST_TIME_SCALE
+#define SOCK_TEST_TIME_SCALE 1
+#endif
+
 /* The two loopback addresses every connection test runs on. */
 extern const char *const loopbacks[2];
 
