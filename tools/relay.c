@@ -627,6 +627,12 @@ static int open_acceptor(const struct cli_opts *o, sock_t *acep, const char *hos
     return 0;
 }
 
+/* Accept failures that pass once descriptors or memory are free again. */
+static int accept_can_wait(int code)
+{
+    return code == -EMFILE || code == -ENFILE || code == -ENOBUFS || code == -ENOMEM;
+}
+
 int cmd_relay(const struct cli_opts *o, int argc, char **argv)
 {
     struct relay_opts ro = {.max_chunk = BUF_SIZE, .idle_ms = o->timeout_ms};
@@ -651,7 +657,16 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv)
     do {
         struct session ss;
         init_session(&ss, &ro, bufs);
-        if (sock_accept(&acep, &ss.side[CLIENT].s) < 0) {
+        int code = sock_accept(&acep, &ss.side[CLIENT].s);
+        if (code < 0 && ro.keep && accept_can_wait(code)) {
+            /* Out of descriptors or memory: the clients still waiting
+             * are served once some are free, not turned away for good. */
+            tool_err("relay", "%s; retrying in 250 ms", sock_error(&acep));
+            struct timespec pause = {0, 250 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (code < 0) {
             tool_err("relay", "%s", sock_error(&acep));
             rc = EXIT_NET;
             break;
