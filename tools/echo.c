@@ -52,7 +52,6 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ECHO_BUF 65536         /* the shared read buffer, and the most kept per client */
@@ -101,11 +100,10 @@ struct server {
     char buf[ECHO_BUF];
 };
 
+/* The loop's clock, in the milliseconds that the timeouts are given in. */
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(tool_now() * 1000.0);
 }
 
 /* ------------------------------------------------------------------ table */

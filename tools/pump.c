@@ -35,7 +35,6 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BUF_SIZE (256 * 1024)
@@ -72,13 +71,6 @@ struct pump {
     struct pump_stats *st;
     double started, last_report, last_moved;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int fail(struct pump *p, const char *what, int err)
 {
@@ -334,7 +326,7 @@ static int read_input(struct pump *p)
     if (n < 0)
         return transient(n) ? 0 : local_fail(p, "read from input", (int)-n);
     if (n > 0)
-        p->last_moved = now_s();
+        p->last_moved = tool_now();
     return maybe_half_close(p);
 }
 
@@ -347,7 +339,7 @@ static int send_output(struct pump *p)
         return 0;
     }
     p->st->sent += (unsigned long long)n;
-    p->last_moved = now_s();
+    p->last_moved = tool_now();
     return maybe_half_close(p);
 }
 
@@ -360,7 +352,7 @@ static int recv_input(struct pump *p)
         return 0;
     }
     p->st->received += (unsigned long long)n;
-    p->last_moved = now_s();
+    p->last_moved = tool_now();
     return 0;
 }
 
@@ -369,13 +361,13 @@ static int write_output(struct pump *p)
     ssize_t n = chan_give(&p->down);
     if (n < 0)
         return transient(n) ? 0 : local_fail(p, "write to output", (int)-n);
-    p->last_moved = now_s();
+    p->last_moved = tool_now();
     return 0;
 }
 
 static void report(struct pump *p, int final)
 {
-    double t = now_s();
+    double t = tool_now();
     if (!p->o->progress || (!final && t - p->last_report < 1.0))
         return;
     p->last_report = t;
@@ -427,7 +419,7 @@ static int step(struct pump *p)
         pf[i_out = n++] = (struct pollfd){.fd = p->down.dst, .events = POLLOUT};
     if (n == 0)
         return 0;
-    int r = poll(pf, (nfds_t)n, poll_wait(p, now_s()));
+    int r = poll(pf, (nfds_t)n, poll_wait(p, tool_now()));
     if (r < 0)
         return errno == EINTR ? 0 : local_fail(p, "poll", errno);
     int rc = 0;
@@ -442,7 +434,7 @@ static int step(struct pump *p)
     if (r > 0 && !rc && i_out >= 0 && pf[i_out].revents)
         rc = write_output(p);
     report(p, 0);
-    if (!rc && p->o->idle_ms >= 0 && now_s() - p->last_moved >= p->o->idle_ms / 1000.0) {
+    if (!rc && p->o->idle_ms >= 0 && tool_now() - p->last_moved >= p->o->idle_ms / 1000.0) {
         tool_err(p->o->cmd, "no data moved for %d ms (--timeout)", p->o->idle_ms);
         return EXIT_NET;
     }
@@ -457,7 +449,7 @@ int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct
         .in_tty = in_fd >= 0 && isatty(in_fd),
         .o = o,
         .st = st,
-        .started = now_s(),
+        .started = tool_now(),
     };
     p.last_moved = p.started;
     memset(st, 0, sizeof *st);

@@ -110,13 +110,6 @@ static void usage(FILE *f)
             "reset (or when the record could not be written), 2 on a usage error.\n");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------------------
  * What the relay shows on standard output.
  * ------------------------------------------------------------------------ */
@@ -144,7 +137,7 @@ static void event(const struct session *ss, const char *tag, const char *fmt, ..
 static void event(const struct session *ss, const char *tag, const char *fmt, ...)
 {
     va_list ap;
-    printf("%12.6f %s ", now_s() - ss->started, tag);
+    printf("%12.6f %s ", tool_now() - ss->started, tag);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -179,7 +172,7 @@ static void dump(const struct session *ss, const struct dir *d, const char *p, s
 {
     if (ss->o->quiet)
         return;
-    double t = now_s() - ss->started;
+    double t = tool_now() - ss->started;
     for (size_t i = 0; i < n; i += DUMP_WIDTH) {
         size_t k = n - i < DUMP_WIDTH ? n - i : DUMP_WIDTH;
         dump_line(t, d->tag, d->moved + i, (const unsigned char *)p + i, k);
@@ -278,7 +271,7 @@ static void take(struct session *ss, struct dir *d)
     }
     d->len = (size_t)n;
     d->off = 0;
-    ss->last_progress = now_s();
+    ss->last_progress = tool_now();
 }
 
 static void forward(struct session *ss, struct dir *d)
@@ -297,7 +290,7 @@ static void forward(struct session *ss, struct dir *d)
     d->moved += (unsigned long long)n;
     if (d->off == d->len)
         d->len = d->off = 0;
-    ss->last_progress = now_s();
+    ss->last_progress = tool_now();
     d->next_write = ss->last_progress + (double)ss->o->delay_ms / 1000.0;
     /* While --delay holds the rest back, the relay is the one waiting:
      * the idle time of --timeout starts when the next write may go. */
@@ -373,7 +366,7 @@ static void step(struct session *ss)
 {
     struct pollfd pf[2];
     int who[2], n = 0;
-    double now = now_s();
+    double now = tool_now();
     for (int x = 0; x < 2; x++) {
         struct side *sd = &ss->side[x];
         /* dir[0] reads the client and writes the server, dir[1] the reverse. */
@@ -402,7 +395,7 @@ static void step(struct session *ss)
         return;
     }
     if (r == 0) {
-        if (ss->o->idle_ms >= 0 && now_s() - ss->last_progress >= ss->o->idle_ms / 1000.0)
+        if (ss->o->idle_ms >= 0 && tool_now() - ss->last_progress >= ss->o->idle_ms / 1000.0)
             idle_timeout(ss);
         return;
     }
@@ -480,7 +473,7 @@ static int relay_one(struct session *ss, const struct cli_opts *o, const char *h
                      const char *port, unsigned number)
 {
     struct side *cli = &ss->side[CLIENT];
-    ss->started = ss->last_progress = now_s();
+    ss->started = ss->last_progress = tool_now();
     cli->fd = sock_fd(&cli->s);
     sock_peer_addr(&cli->s, cli->addr, sizeof cli->addr);
     event(ss, "---", "connection %u: accepted client %s", number, cli->addr);

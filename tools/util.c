@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void tool_err(const char *cmd, const char *fmt, ...)
@@ -121,4 +122,11 @@ int tool_bad_option(const char *cmd, int argc, char **argv)
     else
         tool_err(cmd, "unknown option or missing value: '%s' (see 'sock %s --help')", opt, cmd);
     return EXIT_USAGE;
+}
+
+double tool_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

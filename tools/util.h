@@ -28,6 +28,9 @@ int tool_status(int code);
  * and return EXIT_USAGE (the subcommands leave opterr at 0). */
 int tool_bad_option(const char *cmd, int argc, char **argv);
 
+/* Seconds of CLOCK_MONOTONIC: for durations and deadlines only. */
+double tool_now(void);
+
 /* Install the step trace on stderr (--trace). */
 void tool_trace_on(void);
 
