@@ -56,7 +56,9 @@ int tool_host_port(const char *cmd, int argc, char **argv, int need_host, char *
     }
     if (argc == 2) {
         if (strlen(argv[0]) >= hostlen || strlen(argv[1]) >= portlen) {
-            tool_err(cmd, "argument too long");
+            int bad = strlen(argv[0]) >= hostlen ? 0 : 1;
+            tool_err(cmd, "%s '%.40s...' is too long (%zu characters at most)",
+                     bad ? "PORT" : "HOST", argv[bad], (bad ? portlen : hostlen) - 1);
             return EXIT_USAGE;
         }
         strcpy(host, argv[0]);
@@ -74,7 +76,8 @@ int tool_host_port(const char *cmd, int argc, char **argv, int need_host, char *
     } else if (!need_host) {
         host[0] = '\0';
         if (strlen(argv[0]) >= portlen) {
-            tool_err(cmd, "argument too long");
+            tool_err(cmd, "PORT '%.40s...' is too long (%zu characters at most)", argv[0],
+                     portlen - 1);
             return EXIT_USAGE;
         }
         strcpy(port, argv[0]);
