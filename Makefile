@@ -37,7 +37,7 @@ PIC_OBJ   := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 # standalone baselines (raw-syscall servers) built one binary each.
 BENCH_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
-TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_SRC  := $(wildcard tools/*.c tools/demo/*.c)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -77,7 +77,7 @@ tool: $(TOOL)
 examples: $(EX_BIN)
 tests: $(UNIT) $(TOOLT) $(THREADS)
 
-$(BUILD)/%.o: %.c include/sock.h $(wildcard src/*.h tools/*.h bench/*.h tests/*/*.h)
+$(BUILD)/%.o: %.c include/sock.h $(wildcard src/*.h tools/*.h tools/*/*.h bench/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 

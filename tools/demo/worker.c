@@ -1,5 +1,5 @@
 /*
- * demo_worker.c - the client and the server of the demo, each a process
+ * tools/demo/worker.c - the client and the server of the demo, each a process
  * that makes one libsock call per command from the parent.
  *
  * Two processes rather than one: with --netns each side lives in its own

@@ -1,5 +1,5 @@
 /*
- * demo_kernel.c - ask the kernel what state a TCP socket is in.
+ * tools/demo/kernel.c - ask the kernel what state a TCP socket is in.
  *
  * While a descriptor is open, getsockopt(TCP_INFO) answers for it.  Once it
  * is closed there is nothing to ask getsockopt about, yet the connection may

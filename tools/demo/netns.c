@@ -1,5 +1,5 @@
 /*
- * demo_netns.c - the seed's two machines as two network namespaces.
+ * tools/demo/netns.c - the seed's two machines as two network namespaces.
  *
  * `ip netns` does the work (fork/exec): it creates named namespaces that a
  * student can also enter with `ip netns exec` while `--step` waits.  Named

@@ -1,5 +1,5 @@
 /*
- * demo_text.c - every sentence the demo prints, in English and Spanish.
+ * tools/demo/text.c - every sentence the demo prints, in English and Spanish.
  *
  * The course speaks Spanish, so the Spanish texts use the slides' words
  * (acep, srv, "Puerto 80 ??").  Texts with %s/%d are printf formats; their

@@ -1,5 +1,5 @@
 /*
- * demo_render.c - draw each step on the terminal in two columns, client on
+ * tools/demo/render.c - draw each step on the terminal in two columns, client on
  * the left and server on the right, as the slides draw them, with the
  * step's segments as arrows between the two and the explanation below.
  *

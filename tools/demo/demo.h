@@ -6,13 +6,13 @@
  * asks each worker what the kernel says about its sockets, and draws it all.
  *
  *   demo.c          options, the script, the parent's loop
- *   demo_worker.c   the two workers: libsock calls on command
- *   demo_kernel.c   TCP_INFO, sock_diag over netlink, the ephemeral range
- *   demo_capture.c  the AF_PACKET capture and its IPv4/IPv6/TCP parser
- *   demo_render.c   the two columns on the terminal
- *   demo_svg.c      the sequence diagram
- *   demo_netns.c    the two network namespaces of --netns
- *   demo_text.c     every sentence in English and Spanish
+ *   worker.c        the two workers: libsock calls on command
+ *   kernel.c        TCP_INFO, sock_diag over netlink, the ephemeral range
+ *   capture.c       the AF_PACKET capture and its IPv4/IPv6/TCP parser
+ *   render.c        the two columns on the terminal
+ *   svg.c           the sequence diagram
+ *   netns.c         the two network namespaces of --netns
+ *   text.c          every sentence in English and Spanish
  */
 #ifndef SOCK_DEMO_H
 #define SOCK_DEMO_H

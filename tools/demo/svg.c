@@ -1,5 +1,5 @@
 /*
- * demo_svg.c - the run as a sequence diagram: the client's and the
+ * tools/demo/svg.c - the run as a sequence diagram: the client's and the
  * server's lifelines, each call as a box on its side, each captured segment
  * as an arrow between them, and the sockets' states as labels after every
  * step.

@@ -1,5 +1,5 @@
 /*
- * demo_capture.c - see the TCP segments each step puts on the wire.
+ * tools/demo/capture.c - see the TCP segments each step puts on the wire.
  *
  * A packet socket (AF_PACKET, SOCK_DGRAM: no link-layer header) on the
  * interface the demo uses, with a classic BPF filter so the kernel hands us

@@ -1,12 +1,12 @@
 /*
- * demo.c - `sock demo`: the seed's slides, played on a real connection.
+ * tools/demo/demo.c - `sock demo`: the seed's slides, played on a real connection.
  *
  * The parent forks a client and a server worker, sends them the seed's
  * calls one step at a time, and after each step drains the packet capture
  * (what the step put on the wire) and asks both workers what the kernel
  * says about their sockets.  Then it draws the step.
  */
-#include "cli.h"
+#include "../cli.h"
 #include "demo.h"
 
 #include <arpa/inet.h>
