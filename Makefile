@@ -39,13 +39,13 @@ BENCH_SRC := $(filter-out bench/main.c,$(wildcard bench/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC  := $(wildcard tools/*.c tools/demo/*.c)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
-UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_SRC  := $(wildcard tests/unit/*.c tests/common/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-TOOLT_SRC := $(wildcard tests/tool/*.c)
+TOOLT_SRC := $(wildcard tests/tool/*.c tests/common/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
-# The stress suite reuses the tool tests' process harness and the unit
-# tests' helpers.
-STRESS_SRC := $(wildcard tests/stress/*.c) tests/tool/harness.c tests/unit/util.c
+# tests/common/ is linked into every suite; the stress suite also reuses the
+# tool tests' process harness and the unit tests' helpers.
+STRESS_SRC := $(wildcard tests/stress/*.c tests/common/*.c) tests/tool/harness.c tests/unit/util.c
 STRESS_OBJ := $(STRESS_SRC:%.c=$(BUILD)/%.o)
 PEER_SRC  := $(wildcard bench/peers/*.c)
 PEER_BIN  := $(PEER_SRC:bench/peers/%.c=$(BUILD)/bench-peers/%)

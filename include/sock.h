@@ -111,7 +111,8 @@ void sock_init(sock_t *s);
  * for a bad value (the reason in sock_error()). */
 
 /* Restrict name resolution to AF_INET or AF_INET6; AF_UNSPEC (the default)
- * allows both.  Must be called before sock_bind()/sock_connect(). */
+ * allows both.  With AF_INET6 a wildcard sock_bind() is IPv6 only (no IPv4
+ * clients).  Must be called before sock_bind()/sock_connect(). */
 int sock_set_family(sock_t *s, int family);
 
 /* Bound every blocking call on s: sock_connect (across all addresses tried),
@@ -135,7 +136,10 @@ int sock_set_nodelay(sock_t *s, int on);
  * host is a name ("localhost"), a numeric IPv4 or IPv6 address, an IPv6
  * address in brackets ("[::1]") or with a zone ("fe80::1%eth0").  service is
  * a port number ("8080", "0" for any free port) or a service name ("http").
- * A numeric service outside 0..65535 (or negative) is -EINVAL.
+ * A port number is plain decimal digits, 0..65535: a service that starts
+ * with a digit, a sign or a blank and is not that ("99999", "-1", "+80",
+ * " 80", "80 ", "0x50"), or that holds a blank or a control character
+ * anywhere, is -EINVAL.
  * ------------------------------------------------------------------------ */
 
 /* One address, as sock_bind()/sock_connect() would try it. */
@@ -167,8 +171,9 @@ int sock_split_hostport(const char *text, char *host, size_t hostlen,
 
 /* Create the descriptor and bind it to host/service.  host NULL, "" or "*"
  * binds every local address, dual-stack (one IPv6 socket that also accepts
- * IPv4 clients) where the system allows, else IPv4 only.  An explicit IPv6
- * address binds IPv6 only.  Every address of host is tried until one binds.
+ * IPv4 clients) where the system allows, else IPv4 only; after
+ * sock_set_family(s, AF_INET6) it binds every IPv6 address only, and after
+ * AF_INET every IPv4 address.  An explicit IPv6 address binds IPv6 only.  Every address of host is tried until one binds.
  * SO_REUSEADDR is set, so a server restarts at once while its old
  * connections sit in TIME_WAIT.  Service "0" lets the system choose a free
  * port (see sock_local_addr).  Returns 0 or a negative code: -EADDRINUSE,
@@ -200,7 +205,13 @@ int sock_accept(sock_t *acceptor, sock_t *peer);
  * answers.  Without an earlier sock_bind() the system binds implicitly to a
  * free ephemeral port; after sock_bind() that address is kept (and only
  * addresses of its family are tried).  A connection of a socket to itself
- * is refused.  The timeout, if set, bounds all attempts together.  Returns 0
+ * is refused (-ECONNREFUSED), whichever address reached this host
+ * ("127.0.0.1", "0.0.0.0", "::" ...).  A failed attempt leaves nothing
+ * behind: no descriptor of an implicit bind, and on a bound socket no SYN
+ * in flight or half-made connection, so the handle keeps its bound address
+ * (and its port, unless it was bound to port "0": the system then picks a
+ * new one) and may call sock_connect() again, to any server; sock_fd()
+ * stays the same.  The timeout, if set, bounds all attempts together.  Returns 0
  * or the last attempt's code (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...),
  * SOCK_ERESOLVE, -EINVAL (already connected, listening, bad port),
  * -EAFNOSUPPORT (a literal address of the other family than the bound one
@@ -243,9 +254,13 @@ int sock_recv_all(sock_t *s, void *buf, size_t len, size_t *received);
 
 /* Shut down one or both directions: how is SOCK_SHUT_READ, SOCK_SHUT_WRITE
  * or SOCK_SHUT_READ_WRITE.  SOCK_SHUT_WRITE sends end of stream (FIN) after
- * the data already sent; the peer can still reply.  From another thread,
- * SOCK_SHUT_READ wakes a blocked sock_recv() and shutting an acceptor down
- * wakes a blocked sock_accept(), which then return SOCK_ECLOSED.  Shutting
+ * the data already sent; the peer can still reply.  After SOCK_SHUT_READ,
+ * sock_recv() returns SOCK_ECLOSED (data still pending is discarded, not
+ * returned); after SOCK_SHUT_WRITE, sock_send() returns SOCK_ECLOSED.  From
+ * another thread, SOCK_SHUT_READ wakes a blocked sock_recv().  On an
+ * acceptor every how means "stop accepting": it stops listening and wakes
+ * a blocked sock_accept(), and that and every later sock_accept() return
+ * SOCK_ECLOSED.  Shutting
  * down a direction twice is harmless (0).  Returns 0, or -EINVAL (unknown
  * how), -ENOTCONN (never connected, or the connection was reset),
  * SOCK_ECLOSED (closed handle). */
@@ -267,8 +282,10 @@ int sock_abort(sock_t *s);
  * ------------------------------------------------------------------------ */
 
 /* Write the local (or peer) address of s as "127.0.0.1:34390" or
- * "[::1]:8080" into buf.  Returns 0, -ENOTCONN (no descriptor / no peer),
- * -ENOSPC (buf too small; SOCK_ADDRSTRLEN always fits), -EINVAL. */
+ * "[::1]:8080" into buf.  Returns 0, -ENOTCONN (no descriptor / no peer:
+ * before bind or connect, and after sock_close()), -ENOSPC (buf too small;
+ * SOCK_ADDRSTRLEN always fits), -EINVAL.  The peer stays known after the
+ * connection was reset, until sock_close(). */
 int sock_local_addr(const sock_t *s, char *buf, size_t len);
 int sock_peer_addr(const sock_t *s, char *buf, size_t len);
 
@@ -312,7 +329,9 @@ typedef struct sock_trace_event {
     int fd;                /* its descriptor (-1 if none) */
     const char *step;      /* "socket" "bind" "listen" "accept" "connect"
                               "send" "recv" "shutdown" "close" "abort" */
-    const char *args;      /* the call's arguments, e.g. "\"127.0.0.1\", \"0\"" */
+    const char *args;      /* the call's arguments, e.g. "\"127.0.0.1\", \"0\"";
+                              listen shows the backlog the kernel granted
+                              (capped at net.core.somaxconn), not -1 */
     long long result;      /* the call's return value */
     const char *local;     /* local address text, "" if none */
     const char *peer;      /* peer address text, "" if none */
@@ -332,7 +351,9 @@ void sock_set_trace(sock_trace_fn fn, void *user);
 void sock_trace_to_stderr(const sock_trace_event_t *ev, void *user);
 
 /* Format ev as the one-line text SOCK_TRACE=1 prints (no newline) into buf.
- * Returns the length the full line needs, like snprintf. */
+ * Returns the length the full line needs, like snprintf: buf may be NULL
+ * when len is 0, to measure.  String fields left NULL read as "".  Returns
+ * -EINVAL when ev is NULL. */
 int sock_trace_format(const sock_trace_event_t *ev, char *buf, size_t len);
 
 #ifdef __cplusplus

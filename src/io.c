@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
+static int io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len);
+
 /* Arguments and state shared by the four public calls. */
 static int check_io(sock_t *s, int side, const char *step, const void *buf, size_t len,
                     int zero_ok)
@@ -28,6 +30,12 @@ static int check_io(sock_t *s, int side, const char *step, const void *buf, size
     int flags = sock__flags(s);
     if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED) || s->priv_fd < 0)
         return sock__fail_unusable(s, side, step);
+    /* After our own shutdown of a direction the kernel would still hand
+     * out data that was pending (or that the peer sends later), and a send
+     * would fail with EPIPE as if the peer were gone: the caller asked for
+     * that direction to end, so say so. */
+    if (flags & (side == SOCK__SIDE_SEND ? SOCK__SHUT_WR : SOCK__SHUT_RD))
+        return io_fail(s, side, step, SOCK_ECLOSED, 0, 0);
     return 0;
 }
 

@@ -99,7 +99,7 @@ SOCK_API int sock_set_nodelay(sock_t *s, int on)
 /* ---- bind, listen ------------------------------------------------------- */
 
 /* Create a descriptor for ai and bind it.  Returns the fd or -errno. */
-static int bind_one(const sock_t *s, const struct addrinfo *ai, int wildcard)
+static int bind_one(const sock_t *s, const struct addrinfo *ai, int dual_stack)
 {
     int fd = new_fd(s, ai->ai_family);
     if (fd < 0)
@@ -113,9 +113,9 @@ static int bind_one(const sock_t *s, const struct addrinfo *ai, int wildcard)
         goto fail;
     if (ai->ai_family == AF_INET6) {
         /* Explicit, since the system default differs between systems and
-         * sysctl settings: the wildcard is dual-stack, a named IPv6 address
-         * is IPv6 only. */
-        int v6only = wildcard ? 0 : 1;
+         * sysctl settings: the wildcard is dual-stack unless the caller
+         * asked for IPv6 only, a named IPv6 address is IPv6 only. */
+        int v6only = dual_stack ? 0 : 1;
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0)
             goto fail;
     }
@@ -143,9 +143,9 @@ static int do_bind(sock_t *s, const char *host, const char *service)
         return rc;
     char addr[SOCK_ADDRSTRLEN];
     struct sock__attempts tried = {.len = 0};
-    int wildcard = sock__is_wildcard(host);
+    int dual_stack = sock__is_wildcard(host) && s->priv_family != AF_INET6;
     for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
-        int fd = bind_one(s, ai, wildcard);
+        int fd = bind_one(s, ai, dual_stack);
         if (fd >= 0) {
             s->priv_fd = fd;
             sock__set_flags(s, SOCK__BOUND);
@@ -190,12 +190,30 @@ static int do_listen(sock_t *s, int backlog)
     return 0;
 }
 
+/* The queue length the kernel really gives a listener: it caps the
+ * backlog at net.core.somaxconn (of the caller's network namespace).  Read
+ * only for the trace, so that the trace shows what the kernel got rather
+ * than "-1". */
+static int kernel_backlog(int backlog)
+{
+    int max = -1;
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "re");
+    if (f) {
+        if (fscanf(f, "%d", &max) != 1)
+            max = -1;
+        fclose(f);
+    }
+    if (backlog < 0)
+        backlog = INT_MAX;
+    return max > 0 && backlog > max ? max : backlog;
+}
+
 SOCK_API int sock_listen(sock_t *s, int backlog)
 {
     if (!s)
         return -EINVAL;
     int rc = do_listen(s, backlog);
-    SOCK__TRACE(s, "listen", rc, NULL, "%d", backlog);
+    SOCK__TRACE(s, "listen", rc, NULL, "%d", kernel_backlog(backlog));
     return rc;
 }
 
@@ -295,7 +313,7 @@ SOCK_API int sock_accept(sock_t *acceptor, sock_t *peer)
 
 static int same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
 {
-    if (a->sa_family != b->sa_family)
+    if (a->sa_family != b->sa_family || (a->sa_family != AF_INET && a->sa_family != AF_INET6))
         return 0;
     if (a->sa_family == AF_INET) {
         const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
@@ -357,15 +375,39 @@ static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t dea
     }
     /* A connect to a local address whose port is free can meet itself
      * (TCP simultaneous open) when the system picks that very port as our
-     * ephemeral one; nobody wants that connection. */
+     * ephemeral one; nobody wants that connection.  The comparison is with
+     * the peer the kernel really connected to, not the address as written:
+     * 0.0.0.0 and :: reach this host too. */
     if (!may_meet_itself(ai->ai_addr, bound))
         return 0;
-    struct sockaddr_storage me;
-    socklen_t len = sizeof me;
+    struct sockaddr_storage me, peer;
+    socklen_t len = sizeof me, plen = sizeof peer;
     if (getsockname(fd, (struct sockaddr *)&me, &len) == 0 &&
-        same_endpoint((struct sockaddr *)&me, ai->ai_addr))
+        getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
+        same_endpoint((struct sockaddr *)&me, (struct sockaddr *)&peer))
         return -ECONNREFUSED;
     return 0;
+}
+
+/* End a failed connect of an explicitly bound socket so that nothing of
+ * it survives: a SYN still in flight after a timeout would otherwise
+ * complete later, and a self-connected socket stays connected to itself,
+ * so the next connect of the handle would meet that connection instead of
+ * the server it names.  connect() to AF_UNSPEC dissolves the association
+ * (Linux: tcp_disconnect) and keeps the descriptor and its options; the
+ * bound address stays, and so does the bound port unless it was "0" (the
+ * system then picks a new free port at the next connect).  Reading
+ * SO_ERROR clears the reset the disconnect leaves pending. */
+static void abandon_attempt(int fd)
+{
+    int saved = errno;
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    if (connect(fd, &unspec, sizeof unspec) == 0) {
+        int soerr;
+        socklen_t len = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    }
+    errno = saved;
 }
 
 static int do_connect(sock_t *s, const char *host, const char *service)
@@ -409,6 +451,8 @@ static int do_connect(sock_t *s, const char *host, const char *service)
         }
         if (fd >= 0 && !bound)
             close_quietly(fd);
+        else if (fd >= 0)
+            abandon_attempt(fd);
         sock__format_addr(ai->ai_addr, addr, sizeof addr);
         sock__attempt_add(&tried, addr, rc);
         /* The timeout is one budget for all addresses. */
@@ -445,6 +489,11 @@ static int do_shutdown(sock_t *s, int how)
     int flags = sock__flags(s);
     if ((flags & SOCK__CLOSED) || !(flags & (SOCK__CONNECTED | SOCK__LISTENING)))
         return sock__fail_unusable(s, SOCK__SIDE_CTL, "shutdown");
+    /* An acceptor has no stream to end in one direction: any shutdown of
+     * it means "stop accepting".  The kernel only stops a listener (and
+     * wakes its accept) for the read direction, so ask for both. */
+    if (flags & SOCK__LISTENING)
+        how = SOCK_SHUT_READ_WRITE;
     int want = (how == SOCK_SHUT_WRITE ? 0 : SOCK__SHUT_RD) |
                (how == SOCK_SHUT_READ ? 0 : SOCK__SHUT_WR);
     if ((flags & want) == want)
@@ -548,8 +597,10 @@ SOCK_API int sock_peer_addr(const sock_t *s, char *buf, size_t len)
         return -EINVAL;
     buf[0] = '\0';
     /* The peer is remembered at connect/accept time, so it can still be
-     * named after a reset, when getpeername() no longer works. */
-    if (!(sock__flags(s) & SOCK__CONNECTED))
+     * named after a reset, when getpeername() no longer works; after
+     * close the handle has no connection, like sock_local_addr. */
+    int flags = sock__flags(s);
+    if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED))
         return -ENOTCONN;
     return sock__format_addr(&s->priv_peer.sa, buf, len);
 }

@@ -60,21 +60,32 @@ void sock__format_target(const char *host, const char *service, char *buf, size_
         snprintf(buf, len, "%s:%s", host, service ? service : "");
 }
 
-/* A service that looks numeric must be a port 0..65535.  getaddrinfo()
- * would otherwise take "99999" modulo 65536 or treat "-1" as a service name
- * and fail with a message that does not say what was wrong. */
+/* A service is a port number 0..65535 written in plain digits, or a
+ * service name.  getaddrinfo() and strtol() accept more than people mean:
+ * they skip leading blanks and take a sign, and the resolver then keeps
+ * the low 16 bits ("99999", " 70000" and "\t70000" become other ports),
+ * while "-1" would be looked up as a name and fail with a message that does
+ * not say what was wrong.  So anything that starts with a digit, a sign or
+ * a blank, or holds a blank or a control character anywhere, must be plain
+ * digits in range or it is refused; no service name has such characters. */
 static int check_service(const char *service, int *numeric)
 {
     *numeric = 0;
     if (!service || !*service)
         return -EINVAL;
+    for (const char *p = service; *p; p++)
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+            return -EINVAL;
     if (!isdigit((unsigned char)service[0]) && service[0] != '-' && service[0] != '+')
         return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(service, &end, 10);
-    if (*end != '\0' || errno || v < 0 || v > 65535 || service[0] == '+' || service[0] == '-')
-        return -EINVAL;
+    long v = 0;
+    for (const char *p = service; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -EINVAL;
+        v = v * 10 + (*p - '0');
+        if (v > 65535)
+            return -EINVAL;
+    }
     *numeric = 1;
     return 0;
 }

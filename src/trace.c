@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,26 @@ int sock__trace_on;
 static sock_trace_fn trace_fn;
 static void *trace_user;
 
+/* Events may be built by programs too (a tool reporting its own steps),
+ * so a field left NULL reads as empty rather than crashing printf. */
+static const char *or_empty(const char *text)
+{
+    return text ? text : "";
+}
+
 SOCK_API int sock_trace_format(const sock_trace_event_t *ev, char *buf, size_t len)
 {
+    if (!ev)
+        return -EINVAL;
+    /* Like snprintf, a NULL buffer of length 0 only measures; it must then
+     * never be offset (arithmetic on NULL is undefined). */
+    if (!buf)
+        len = 0;
     char created[32] = "";
     if (ev->created)
         snprintf(created, sizeof created, " -> sock#%u", ev->created->priv_id);
-    int n = snprintf(buf, len, "sock: sock#%u %s(%s) = %lld%s", ev->id, ev->step, ev->args,
-                     ev->result, created);
+    int n = snprintf(buf, len, "sock: sock#%u %s(%s) = %lld%s", ev->id, or_empty(ev->step),
+                     or_empty(ev->args), ev->result, created);
     if (n < 0)
         return n;
     /* Append the addresses and the error only when there is something to
@@ -33,7 +47,7 @@ SOCK_API int sock_trace_format(const sock_trace_event_t *ev, char *buf, size_t l
         if (!extra[i][1] || !*extra[i][1])
             continue;
         size_t used = (size_t)n < len ? (size_t)n : len;
-        int k = snprintf(buf + used, len - used, "  %s %s", extra[i][0], extra[i][1]);
+        int k = snprintf(len ? buf + used : NULL, len - used, "  %s %s", extra[i][0], extra[i][1]);
         if (k < 0)
             return k;
         n += k;

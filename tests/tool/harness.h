@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../common/netns.h"
+
 /* Path of the sock binary under test ($SOCK_BIN, else build/sock). */
 const char *sock_bin(void);
 /* Path of the examples directory ($SOCK_EXAMPLES, else build/examples). */

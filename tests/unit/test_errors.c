@@ -107,6 +107,8 @@ FAMILY_TEST(errors, bad_ports_are_einval, .timeout = 10)
 
 Test(errors, unresolvable_names, .timeout = 15)
 {
+    /* example.invalid is no literal and not in /etc/hosts. */
+    enter_offline_netns();
     sock_t s;
     sock_init(&s);
     expect_code(&s, sock_connect(&s, "example.invalid", "80"), SOCK_ERESOLVE);

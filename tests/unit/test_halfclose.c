@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 
 FAMILY_TEST(halfclose, write_shutdown_peer_reads_eof_and_replies, .timeout = 10)
@@ -81,6 +82,29 @@ FAMILY_TEST(halfclose, recv_after_own_read_shutdown_is_eclosed, .timeout = 10)
     expect_ok(&c, sock_send_all(&c, "q", 1, NULL));
     expect_ok(&s, sock_recv_all(&s, &b, 1, NULL));
     cr_assert_eq(b, 'q');
+    sock_close(&c);
+    sock_close(&s);
+}
+
+/* Data that was pending at our own SHUT_READ, and data the peer sends
+ * after it, is never handed out: the read side is closed. */
+FAMILY_TEST(halfclose, recv_after_own_read_shutdown_returns_no_data, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    expect_ok(&s, sock_send_all(&s, "pending", 7, NULL));
+    /* The bytes must be queued at the client before it shuts down. */
+    struct pollfd pfd = {.fd = sock_fd(&c), .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 5000), 1, "the data never reached the client");
+    expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_READ));
+    char buf[16];
+    size_t n = 99;
+    expect_code(&c, sock_recv(&c, buf, sizeof buf), SOCK_ECLOSED);
+    expect_code(&c, sock_recv_all(&c, buf, 3, &n), SOCK_ECLOSED);
+    cr_assert_eq(n, 0);
+    expect_ok(&s, sock_send_all(&s, "later", 5, NULL));
+    sleep_ms(50);
+    expect_code(&c, sock_recv(&c, buf, sizeof buf), SOCK_ECLOSED);
     sock_close(&c);
     sock_close(&s);
 }

@@ -356,3 +356,169 @@ FAMILY_TEST(lifecycle, nodelay_needs_descriptor, .timeout = 10)
     sock_close(&c);
     sock_close(&s);
 }
+
+/* ---- the contract at its edges ----------------------------------------- */
+
+/* With sock_set_family(AF_INET6) a wildcard bind is IPv6 only: an IPv4
+ * client is refused, an IPv6 client served. */
+Test(lifecycle, family_v6_wildcard_bind_is_v6_only, .timeout = 10)
+{
+    sock_t a;
+    sock_init(&a);
+    expect_ok(&a, sock_set_family(&a, AF_INET6));
+    expect_ok(&a, sock_bind(&a, NULL, "0"));
+    expect_ok(&a, sock_listen(&a, 8));
+    char port[8];
+    port_text(&a, port);
+    sock_t c;
+    sock_init(&c);
+    expect_code(&c, sock_connect(&c, "127.0.0.1", port), -ECONNREFUSED);
+    sock_close(&c);
+    sock_init(&c);
+    expect_ok(&c, sock_connect(&c, "::1", port));
+    sock_t s;
+    expect_ok(&a, sock_accept(&a, &s));
+    sock_close(&s);
+    sock_close(&c);
+    sock_close(&a);
+}
+
+/* After close the handle names no peer, as it names no local address. */
+FAMILY_TEST(lifecycle, closed_handle_has_no_addresses, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    char buf[SOCK_ADDRSTRLEN];
+    expect_ok(&c, sock_peer_addr(&c, buf, sizeof buf));
+    expect_ok(&c, sock_close(&c));
+    cr_assert_eq(sock_peer_addr(&c, buf, sizeof buf), -ENOTCONN, "peer after close: %s", buf);
+    cr_assert_str_eq(buf, "");
+    cr_assert_eq(sock_local_addr(&c, buf, sizeof buf), -ENOTCONN);
+    expect_ok(&s, sock_abort(&s));
+    cr_assert_eq(sock_peer_addr(&s, buf, sizeof buf), -ENOTCONN, "peer after abort: %s", buf);
+}
+
+/* A socket bound to host:P connecting to the unspecified address at port P
+ * reaches itself (simultaneous open), whatever the address as written:
+ * that connection is refused. */
+FAMILY_TEST(lifecycle, self_connect_through_unspecified_address_is_refused, .timeout = 10)
+{
+    const char *unspecified = is_v6(host) ? "::" : "0.0.0.0";
+    for (int round = 0; round < 3; round++) {
+        sock_t c;
+        sock_init(&c);
+        expect_ok(&c, sock_bind(&c, host, "0"));
+        char port[8];
+        port_text(&c, port);
+        expect_code(&c, sock_connect(&c, unspecified, port), -ECONNREFUSED);
+        /* Nothing of the refused connection is left: the handle connects
+         * to a real server next, and the server sees its bound address. */
+        sock_t a, s;
+        char aport[8];
+        listener_on(&a, host, aport);
+        expect_ok(&c, sock_connect(&c, host, aport));
+        expect_ok(&a, sock_accept(&a, &s));
+        char peer[SOCK_ADDRSTRLEN], local[SOCK_ADDRSTRLEN];
+        expect_ok(&s, sock_peer_addr(&s, peer, sizeof peer));
+        expect_ok(&c, sock_local_addr(&c, local, sizeof local));
+        cr_assert_str_eq(peer, local);
+        sock_close(&s);
+        sock_close(&a);
+        sock_close(&c);
+    }
+}
+
+/* With an implicit bind the kernel may pick the destination port as our
+ * own: in a namespace whose ephemeral range is that one port and the next,
+ * connects to the unspecified address (and to the loopback) of that port
+ * meet themselves within a few tries.  None may succeed. */
+FAMILY_TEST(lifecycle, implicit_self_connect_is_always_refused, .timeout = 20)
+{
+    enter_offline_netns();
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "we");
+    cr_assert(f, "ip_local_port_range: %s", strerror(errno));
+    fprintf(f, "40000 40001\n");
+    cr_assert_eq(fclose(f), 0);
+    const char *targets[] = {is_v6(host) ? "::" : "0.0.0.0", host};
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < 200; i++) {
+            sock_t c;
+            sock_init(&c);
+            int rc = sock_connect(&c, targets[t], "40000");
+            char local[SOCK_ADDRSTRLEN] = "", peer[SOCK_ADDRSTRLEN] = "";
+            sock_local_addr(&c, local, sizeof local);
+            sock_peer_addr(&c, peer, sizeof peer);
+            cr_assert_neq(rc, 0, "connect %s:40000 succeeded: %s -> %s", targets[t], local, peer);
+            cr_assert_eq(sock_fd(&c), -1, "a refused connect left a descriptor");
+            sock_close(&c);
+        }
+    }
+}
+
+/* A connect of a bound socket that timed out must not go on in the
+ * background: the next connect of the handle, to another server, is a
+ * connection to that server, truthfully named. */
+FAMILY_TEST(lifecycle, bound_connect_after_timeout_reaches_the_new_server, .timeout = 20)
+{
+    enter_blackhole_netns();
+    sock_t a;
+    char port[8];
+    listener_on(&a, host, port);
+    sock_t c;
+    sock_init(&c);
+    expect_ok(&c, sock_bind(&c, host, "0"));
+    int fd = sock_fd(&c);
+    expect_ok(&c, sock_set_timeout(&c, 300));
+    expect_code(&c, sock_connect(&c, host, BLACKHOLE_PORT), -ETIMEDOUT);
+    expect_ok(&c, sock_connect(&c, host, port));
+    cr_assert_eq(sock_fd(&c), fd, "the descriptor stays the same");
+    sock_t s;
+    expect_ok(&a, sock_accept(&a, &s));
+    /* The kernel's view, not only the handle's. */
+    struct sockaddr_storage kpeer;
+    socklen_t len = sizeof kpeer;
+    cr_assert_eq(getpeername(sock_fd(&c), (struct sockaddr *)&kpeer, &len), 0);
+    int kport = ntohs(kpeer.ss_family == AF_INET ? ((struct sockaddr_in *)&kpeer)->sin_port
+                                                 : ((struct sockaddr_in6 *)&kpeer)->sin6_port);
+    cr_assert_eq(kport, atoi(port), "connected to port %d, not the server's %s", kport, port);
+    char peer[SOCK_ADDRSTRLEN], local[SOCK_ADDRSTRLEN];
+    expect_ok(&c, sock_peer_addr(&c, peer, sizeof peer));
+    cr_assert(strstr(peer, port) != NULL, "peer %s", peer);
+    expect_ok(&c, sock_send_all(&c, "x", 1, NULL));
+    char b = 0;
+    expect_ok(&s, sock_recv_all(&s, &b, 1, NULL));
+    cr_assert_eq(b, 'x');
+    expect_ok(&s, sock_peer_addr(&s, peer, sizeof peer));
+    expect_ok(&c, sock_local_addr(&c, local, sizeof local));
+    cr_assert_str_eq(peer, local, "the server sees the client's address");
+    sock_close(&s);
+    sock_close(&c);
+    sock_close(&a);
+}
+
+/* The same after a refused attempt, with an explicit port: the bound port
+ * is kept across attempts. */
+FAMILY_TEST(lifecycle, bound_connect_after_refusal_keeps_its_port, .timeout = 10)
+{
+    sock_t a;
+    char port[8], gone[8];
+    listener_on(&a, host, port);
+    closed_port(host, gone);
+    char mine[8];
+    for (int i = 0; i < 10; i++) {
+        closed_port(host, mine);
+        if (strcmp(mine, gone) != 0)
+            break;
+    }
+    sock_t c;
+    sock_init(&c);
+    expect_ok(&c, sock_bind(&c, host, mine));
+    expect_code(&c, sock_connect(&c, host, gone), -ECONNREFUSED);
+    expect_ok(&c, sock_connect(&c, host, port));
+    cr_assert_eq(sock_local_port(&c), atoi(mine));
+    sock_t s;
+    expect_ok(&a, sock_accept(&a, &s));
+    sock_close(&s);
+    sock_close(&c);
+    sock_close(&a);
+}

@@ -149,6 +149,8 @@ Test(names, resolve_respects_max, .timeout = 5)
 
 Test(names, resolve_failures, .timeout = 10)
 {
+    /* example.invalid is no literal and not in /etc/hosts. */
+    enter_offline_netns();
     sock_t s;
     sock_init(&s);
     sock_addr_t out[2];
@@ -164,6 +166,42 @@ Test(names, resolve_failures, .timeout = 10)
                   ports[i], sock_error(&s));
     }
     cr_assert_eq(sock_fd(&s), -1);
+    sock_close(&s);
+}
+
+/* A port number is plain digits in range, however it is padded or signed:
+ * the resolver would otherwise keep the low 16 bits (" 70000" is 4464). */
+Test(names, padded_and_signed_ports_are_refused, .timeout = 10)
+{
+    enter_offline_netns();
+    static const char *const bad[] = {" 70000", "\t70000", " +80", "+80", " 80", "80 ",
+                                      "8 0",    "\n80",    "80\n", "0x50", "-0",  "\x01" "80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int passive = 0; passive < 2; passive++) {
+            sock_t s;
+            sock_init(&s);
+            sock_addr_t out[2];
+            int rc = sock_resolve(&s, "127.0.0.1", bad[i], passive, out, 2);
+            cr_expect_eq(rc, -EINVAL, "resolve port \"%s\" (passive %d): %d %s", bad[i],
+                         passive, rc, rc > 0 ? out[0].text : sock_error(&s));
+            sock_close(&s);
+        }
+        sock_t s;
+        sock_init(&s);
+        expect_code(&s, sock_bind(&s, "127.0.0.1", bad[i]), -EINVAL);
+        cr_expect_eq(sock_fd(&s), -1);
+        sock_close(&s);
+        sock_init(&s);
+        expect_code(&s, sock_connect(&s, "::1", bad[i]), -EINVAL);
+        sock_close(&s);
+    }
+    /* Plain digits still work, leading zeros included. */
+    sock_t s;
+    sock_init(&s);
+    sock_addr_t out[1];
+    cr_assert_eq(sock_resolve(&s, "127.0.0.1", "0080", 0, out, 1), 1, "%s", sock_error(&s));
+    cr_assert_str_eq(out[0].text, "127.0.0.1:80");
+    cr_assert_eq(sock_resolve(&s, "127.0.0.1", "65535", 0, out, 1), 1, "%s", sock_error(&s));
     sock_close(&s);
 }
 

@@ -84,6 +84,12 @@ FAMILY_TEST(threads, shutdown_read_wakes_blocked_accept, .timeout = 10)
     wake_accept(host, 0, SOCK_SHUT_READ);
 }
 
+/* An acceptor has no write direction of its own: every how stops it. */
+FAMILY_TEST(threads, shutdown_write_wakes_blocked_accept, .timeout = 10)
+{
+    wake_accept(host, 0, SOCK_SHUT_WRITE);
+}
+
 FAMILY_TEST(threads, shutdown_wakes_accept_with_timeout, .timeout = 10)
 {
     wake_accept(host, 8000, SOCK_SHUT_READ_WRITE);

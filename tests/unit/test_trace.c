@@ -150,6 +150,55 @@ FAMILY_TEST(trace, callback_sees_every_step, .timeout = 10)
     cr_assert_neq(find(&r, &a, "bind")->id, find(&r, &c, "connect")->id);
 }
 
+/* Like snprintf, a NULL buffer of size 0 measures the line (UBSan fails
+ * this test if the formatter offsets the NULL pointer). */
+Test(trace, format_measures_with_null_buffer, .timeout = 5)
+{
+    sock_trace_event_t ev = {.id = 7, .fd = 3, .step = "connect", .args = "\"h\", \"1\"",
+                             .result = -111, .local = "127.0.0.1:5", .peer = "127.0.0.1:1",
+                             .error = "connect h:1: Connection refused"};
+    char line[512];
+    int full = sock_trace_format(&ev, line, sizeof line);
+    cr_assert_gt(full, 0);
+    cr_assert_eq((size_t)full, strlen(line));
+    cr_assert_eq(sock_trace_format(&ev, NULL, 0), full);
+    char tiny[8];
+    cr_assert_eq(sock_trace_format(&ev, tiny, sizeof tiny), full);
+    cr_assert_eq(strlen(tiny), sizeof tiny - 1);
+    /* Fields left NULL by a program building its own events. */
+    sock_trace_event_t bare = {.id = 1, .fd = -1};
+    cr_assert_gt(sock_trace_format(&bare, line, sizeof line), 0);
+    cr_assert_str_eq(line, "sock: sock#1 () = 0");
+    cr_assert_eq(sock_trace_format(NULL, line, sizeof line), -EINVAL);
+}
+
+/* listen(-1) asks for the system's maximum: the trace shows what the
+ * kernel granted (net.core.somaxconn), not -1. */
+Test(trace, listen_shows_the_granted_backlog, .timeout = 5)
+{
+    static struct recorder r;
+    memset(&r, 0, sizeof r);
+    int max = 0;
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    cr_assert(f && fscanf(f, "%d", &max) == 1 && max > 0);
+    fclose(f);
+    sock_set_trace(record, &r);
+    sock_t a, b;
+    sock_init(&a);
+    expect_ok(&a, sock_bind(&a, "127.0.0.1", "0"));
+    expect_ok(&a, sock_listen(&a, -1));
+    sock_init(&b);
+    expect_ok(&b, sock_bind(&b, "127.0.0.1", "0"));
+    expect_ok(&b, sock_listen(&b, 5));
+    sock_set_trace(NULL, NULL);
+    char want[16];
+    snprintf(want, sizeof want, "%d", max);
+    cr_assert_str_eq(must_find(&r, &a, "listen")->args, want);
+    cr_assert_str_eq(must_find(&r, &b, "listen")->args, "5");
+    sock_close(&a);
+    sock_close(&b);
+}
+
 /* ---- SOCK_TRACE=1 in a new process ---------------------------------- */
 
 /* The lifecycle run by the re-executed copy.  It runs only there: in the

@@ -193,20 +193,6 @@ void *drain_thread(void *arg)
     return NULL;
 }
 
-void loopback_up(void)
-{
-    /* An ioctl rather than a program (ip), so that no package is needed. */
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    cr_assert_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0, "SIOCGIFFLAGS lo: %s", strerror(errno));
-    ifr.ifr_flags |= IFF_UP;
-    cr_assert_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0, "SIOCSIFFLAGS lo: %s", strerror(errno));
-    close(fd);
-}
-
 void enter_blackhole_netns(void)
 {
     if (unshare(CLONE_NEWNET) < 0)

@@ -9,6 +9,7 @@
 #define SOCK_UNIT_UTIL_H
 
 #include "sock.h"
+#include "../common/netns.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -117,17 +118,14 @@ struct drain {
 };
 void *drain_thread(void *arg);
 
-#endif
-
 /* Move the calling thread (and the programs it starts) into a new network
  * namespace of its own, bring its loopback up and make it silently drop
  * every TCP segment to port 9, so that a connect there never gets an answer.
  * The namespace has no name and vanishes with the test process, so nothing
  * is left behind even when the test fails.  Skips the test when namespaces
  * or nft are not available (not root). */
-/* Bring the loopback interface of this process's network namespace up (a
- * new namespace starts with it down). */
-void loopback_up(void);
-
 void enter_blackhole_netns(void);
 #define BLACKHOLE_PORT "9"
+
+
+#endif
