@@ -85,17 +85,16 @@ typedef struct sock {
     int priv_timeout_ms;  /* -1: wait forever */
     int priv_family;      /* AF_UNSPEC, AF_INET or AF_INET6 */
     unsigned priv_id;     /* number shown by the trace: sock#N */
-    int priv_err_slot;    /* which of priv_err holds the last failure */
     union {               /* the peer, kept so errors can name it after a reset */
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } priv_peer;
-    /* Three error buffers: one written by the sending side (connect, send,
-     * close, ...), one by the receiving side (accept, recv), one by
-     * shutdown, so that one thread sending, another receiving and a third
-     * shutting the socket down to wake them never write the same memory. */
-    char priv_err[3][SOCK_ERRLEN];
+    /* What a handle needs only after a failure or during a non-blocking
+     * connect (the error texts, the addresses still to try), allocated
+     * then and released by sock_close(): a handle that never failed costs
+     * this struct and nothing more, so a server can keep thousands. */
+    struct sock__ext *priv_ext;
 } sock_t;
 
 /* ------------------------------------------------------------------------

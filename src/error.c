@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 SOCK_API const char *sock_strerror(int code)
@@ -31,12 +33,59 @@ SOCK_API const char *sock_strerror(int code)
     return strerror(code < 0 ? -code : code);
 }
 
+/* Every extension block, so that none is ever unreachable (see internal.h). */
+static struct sock__ext *all_ext;
+static pthread_mutex_t all_ext_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct sock__ext *sock__ext(sock_t *s)
+{
+    struct sock__ext *ext = __atomic_load_n(&s->priv_ext, __ATOMIC_ACQUIRE);
+    if (ext)
+        return ext;
+    struct sock__ext *fresh = calloc(1, sizeof *fresh);
+    if (!fresh)
+        return NULL;
+    struct sock__ext *expected = NULL;
+    if (!__atomic_compare_exchange_n(&s->priv_ext, &expected, fresh, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        free(fresh); /* another thread of the same socket was first */
+        return expected;
+    }
+    pthread_mutex_lock(&all_ext_lock);
+    fresh->next = all_ext;
+    if (all_ext)
+        all_ext->prev = fresh;
+    all_ext = fresh;
+    pthread_mutex_unlock(&all_ext_lock);
+    return fresh;
+}
+
+void sock__ext_free(sock_t *s)
+{
+    struct sock__ext *ext = __atomic_exchange_n(&s->priv_ext, NULL, __ATOMIC_ACQ_REL);
+    if (!ext)
+        return;
+    pthread_mutex_lock(&all_ext_lock);
+    if (ext->prev)
+        ext->prev->next = ext->next;
+    else
+        all_ext = ext->next;
+    if (ext->next)
+        ext->next->prev = ext->prev;
+    pthread_mutex_unlock(&all_ext_lock);
+    free(ext);
+}
+
 SOCK_API const char *sock_error(const sock_t *s)
 {
     if (!s)
         return "invalid argument: NULL socket";
-    int slot = __atomic_load_n(&s->priv_err_slot, __ATOMIC_ACQUIRE);
-    return s->priv_err[slot >= 0 && slot < 3 ? slot : 0];
+    const struct sock__ext *ext = __atomic_load_n(&s->priv_ext, __ATOMIC_ACQUIRE);
+    if (!ext)
+        return (sock__flags(s) & SOCK__ERR_LOST) ? "(the failure's text was lost: out of memory)"
+                                                 : "";
+    int slot = __atomic_load_n(&ext->err_slot, __ATOMIC_ACQUIRE);
+    return ext->err[slot >= 0 && slot < 3 ? slot : 0];
 }
 
 /* Mark a truncated message with "..." so that a reader knows text is
@@ -49,14 +98,19 @@ static void mark_truncated(char *buf, size_t size, int wanted)
 
 static int fail_va(sock_t *s, int side, int code, int with_reason, const char *fmt, va_list ap)
 {
-    char *buf = s->priv_err[side];
+    struct sock__ext *ext = sock__ext(s);
+    if (!ext) {
+        sock__set_flags(s, SOCK__ERR_LOST);
+        return code;
+    }
+    char *buf = ext->err[side];
     int n = vsnprintf(buf, SOCK_ERRLEN, fmt, ap);
     if (n < 0)
         buf[0] = '\0', n = 0;
     if (with_reason && (size_t)n < SOCK_ERRLEN)
         n += snprintf(buf + n, SOCK_ERRLEN - (size_t)n, ": %s", sock_strerror(code));
     mark_truncated(buf, SOCK_ERRLEN, n);
-    __atomic_store_n(&s->priv_err_slot, side, __ATOMIC_RELEASE);
+    __atomic_store_n(&ext->err_slot, side, __ATOMIC_RELEASE);
     return code;
 }
 

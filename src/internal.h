@@ -29,6 +29,8 @@ enum {
     SOCK__SHUT_RD = 1 << 3,   /* sock_shutdown(READ) was called */
     SOCK__SHUT_WR = 1 << 4,   /* sock_shutdown(WRITE) was called */
     SOCK__CLOSED = 1 << 5,    /* sock_close() or sock_abort() was called */
+    SOCK__ERR_LOST = 1 << 6,  /* a failure's text could not be stored (no memory) */
+    SOCK__NONBLOCK = 1 << 7,  /* sock_set_nonblocking(): -EAGAIN, never wait */
 };
 
 static inline int sock__flags(const sock_t *s)
@@ -41,10 +43,36 @@ static inline void sock__set_flags(sock_t *s, int bits)
     __atomic_fetch_or(&s->priv_flags, bits, __ATOMIC_ACQ_REL);
 }
 
-/* Which error buffer a step writes: see the comment on priv_err. */
+/* Which error buffer a step writes.  Three buffers: one written by the
+ * sending side (connect, send, close, ...), one by the receiving side
+ * (accept, recv), one by shutdown, so that one thread sending, another
+ * receiving and a third shutting the socket down to wake them never write
+ * the same memory. */
 enum sock__side { SOCK__SIDE_SEND = 0, SOCK__SIDE_RECV = 1, SOCK__SIDE_CTL = 2 };
 
+struct sock__connecting;
+
+/* The part of a handle allocated on demand (sock_t.priv_ext).  Every block
+ * is also on one global list, so that a program that exits without closing
+ * a failed handle (the course's `return 1` after a failed connect) leaves
+ * memory that is still reachable, not lost, in valgrind's and LeakSanitizer's
+ * eyes. */
+struct sock__ext {
+    struct sock__ext *prev, *next;  /* the global list, under its lock */
+    int err_slot;                   /* which err[] holds the last failure */
+    char err[3][SOCK_ERRLEN];
+    struct sock__connecting *connecting; /* a non-blocking connect under way */
+};
+
 /* ---- error.c ------------------------------------------------------------ */
+
+/* The extension block of s, created on first use (thread-safe: two threads
+ * failing at once get the same block).  NULL only when out of memory. */
+struct sock__ext *sock__ext(sock_t *s);
+
+/* Release the extension block of s (sock_close); s must not be in use by
+ * another thread. */
+void sock__ext_free(sock_t *s);
 
 /* Record "<context>: <reason of code>" as the last failure of s and return
  * code, so that failing paths read `return sock__fail(s, side, code, ...)`. */

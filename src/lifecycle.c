@@ -22,8 +22,7 @@ static void init_handle(sock_t *s)
     s->priv_timeout_ms = -1;
     s->priv_family = AF_UNSPEC;
     s->priv_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-    s->priv_err_slot = 0;
-    s->priv_err[0][0] = s->priv_err[1][0] = s->priv_err[2][0] = '\0';
+    s->priv_ext = NULL;
     memset(&s->priv_peer, 0, sizeof s->priv_peer);
 }
 
@@ -531,6 +530,8 @@ static int close_handle(sock_t *s, int abort)
 {
     int fd = s->priv_fd;
     sock__set_flags(s, SOCK__CLOSED);
+    /* The handle's failure texts go with it (see sock_t.priv_ext). */
+    sock__ext_free(s);
     if (fd < 0)
         return 0;
     if (abort) {
