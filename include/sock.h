@@ -164,6 +164,17 @@ int sock_resolve(sock_t *s, const char *host, const char *service, int passive,
 int sock_split_hostport(const char *text, char *host, size_t hostlen,
                         char *port, size_t portlen);
 
+/* Write the address sa (AF_INET or AF_INET6, e.g. from accept() or
+ * recvfrom() of your own) as sock_local_addr() writes it: "127.0.0.1:80",
+ * "[::1]:80", "[fe80::1%2]:80"; IPv4-mapped IPv6 addresses are shown as
+ * IPv4.  Returns 0, -ENOSPC (buf too small; SOCK_ADDRSTRLEN always fits),
+ * -EAFNOSUPPORT (another family; buf is then ""), -EINVAL (NULL). */
+int sock_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+/* The port of sa (AF_INET or AF_INET6) in host order, or -EAFNOSUPPORT,
+ * -EINVAL (NULL). */
+int sock_addr_port(const struct sockaddr *sa);
+
 /* ------------------------------------------------------------------------
  * Steps 2-4, server side: bind, listen, accept.
  * ------------------------------------------------------------------------ */

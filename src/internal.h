@@ -101,7 +101,7 @@ void sock__attempt_add(struct sock__attempts *a, const char *addr, int code);
 int sock__attempt_fail(sock_t *s, const struct sock__attempts *a,
                        const char *step, const char *host, const char *service);
 
-/* ---- resolve.c ---------------------------------------------------------- */
+/* ---- addr.c ------------------------------------------------------------- */
 
 /* Format an address as "1.2.3.4:80" or "[::1]:80" (IPv4-mapped IPv6
  * addresses are shown as IPv4).  Returns 0, -ENOSPC or -EAFNOSUPPORT. */
@@ -113,6 +113,8 @@ void sock__format_target(const char *host, const char *service, char *buf, size_
 
 /* 1 if host means "every local address" (NULL, "" or "*"). */
 int sock__is_wildcard(const char *host);
+
+/* ---- resolve.c ---------------------------------------------------------- */
 
 /* The result of a resolution.  A numeric host with a numeric port (the
  * common case in servers, tests and benchmarks) is parsed in place into

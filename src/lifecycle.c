@@ -348,8 +348,7 @@ static int may_meet_itself(const struct sockaddr *dst, int bound)
     if (bound)
         return 1; /* an explicit bind can pick any port */
     pthread_once(&ephemeral_once, read_ephemeral_range);
-    int port = ntohs(dst->sa_family == AF_INET ? ((const struct sockaddr_in *)dst)->sin_port
-                                               : ((const struct sockaddr_in6 *)dst)->sin6_port);
+    int port = sock_addr_port(dst);
     return port >= ephemeral_lo && port <= ephemeral_hi;
 }
 
@@ -616,9 +615,5 @@ SOCK_API int sock_local_port(const sock_t *s)
     socklen_t sl = sizeof ss;
     if (getsockname(s->priv_fd, (struct sockaddr *)&ss, &sl) < 0)
         return -errno;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -EAFNOSUPPORT;
+    return sock_addr_port((struct sockaddr *)&ss);
 }
