@@ -225,8 +225,10 @@ int sock_accept(sock_t *acceptor, sock_t *peer);
  * or the last attempt's code (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...),
  * SOCK_ERESOLVE, -EINVAL (already connected, listening, bad port),
  * -EAFNOSUPPORT (a literal address of the other family than the bound one
- * or the one sock_set_family chose), with
- * every address tried and its reason in sock_error(). */
+ * or the one sock_set_family chose), -EALREADY (a non-blocking connect is
+ * under way), with every address tried and its reason in sock_error().  In
+ * non-blocking mode it returns -EINPROGRESS once the first attempt is
+ * under way: see sock_connect_finish(). */
 int sock_connect(sock_t *s, const char *host, const char *service);
 
 /* ------------------------------------------------------------------------
@@ -288,6 +290,160 @@ int sock_close(sock_t *s);
 int sock_abort(sock_t *s);
 
 /* ------------------------------------------------------------------------
+ * Many connections at once: non-blocking use.
+ *
+ * For a program that waits for many sockets in one thread (with the poller
+ * below, or its own poll/epoll loop).  Everything else keeps its meaning: no
+ * SIGPIPE, 0 is end of stream and never a reset, SOCK_ECLOSED after our own
+ * shutdown, every descriptor close-on-exec, sock_error() for real failures.
+ * ------------------------------------------------------------------------ */
+
+/* Non-blocking mode on (1) or off (0).  In it, a call that would wait
+ * returns -EAGAIN instead, at the cost of the system call alone (no error
+ * text is built, sock_error() is left as it was, nothing is allocated):
+ *   sock_send / sock_recv      -EAGAIN when nothing can move now;
+ *   sock_send_all / _recv_all  -EAGAIN with *sent / *received telling how
+ *                              far they got (call again for the rest);
+ *   sock_accept                -EAGAIN when no client waits; -EMFILE and
+ *                              -ENFILE stay distinct (the client stays
+ *                              queued); accepted sockets are non-blocking;
+ *   sock_connect               -EINPROGRESS: see sock_connect_finish().
+ * The timeout (sock_set_timeout) does not apply in this mode: the caller's
+ * loop keeps time.  May be set before the descriptor exists or after;
+ * returns 0 or -errno. */
+int sock_set_nonblocking(sock_t *s, int on);
+
+/* Go on with a non-blocking sock_connect() that returned -EINPROGRESS,
+ * once sock_fd(s) is writable (or in error).  Returns 0 when connected,
+ * -EINPROGRESS while an attempt is still under way (the current one, or the
+ * next address after one failed: wait for writable again), or the final
+ * code as a blocking sock_connect() returns it, with every address tried
+ * and its reason in sock_error().  All attempts of one connect use the same
+ * descriptor (an IPv6 one reaches IPv4 addresses through their IPv4-mapped
+ * form), so a poller registration made after sock_connect() stays valid
+ * until the end; after a final failure without an explicit bind the
+ * descriptor is closed, as a blocking connect leaves none.  On a connected
+ * socket it returns 0; -EINVAL when no connect was started. */
+int sock_connect_finish(sock_t *s);
+
+/* ------------------------------------------------------------------------
+ * Zero-copy transfers between a socket and another descriptor.
+ *
+ * The kernel moves the bytes (sendfile from a file, splice through a pipe
+ * of the library's for anything else) and user memory never sees them;
+ * where the kernel refuses (a /proc file, a terminal, a file opened with
+ * O_APPEND) the bytes are copied instead, transparently.  The rules are
+ * those of sock_send_all(): exactly len bytes or a failure; the count of
+ * bytes that reached the destination, on success and on failure; the
+ * timeout bounds the whole call; no SIGPIPE, from the socket or from a pipe
+ * whose reader is gone (it is blocked in the calling thread for the call,
+ * and one the call caused is taken back).
+ * ------------------------------------------------------------------------ */
+
+/* As len: everything, until the input ends (the end is then success). */
+#define SOCK_TO_END ((size_t)-1)
+
+/* Send len bytes of the file fd to s, from *offset (which is advanced past
+ * what was sent), or from the file's own position when offset is NULL
+ * (which is advanced instead).  Returns 0, SOCK_EOF (the file ended before
+ * len bytes; never with SOCK_TO_END), -EAGAIN in non-blocking mode (*sent
+ * tells how far it got; call again for the rest), SOCK_ECLOSED (write side
+ * shut down), -EBADF, or the failing code as for sock_send().  sent (when
+ * not NULL) holds the bytes handed to the system. */
+int sock_sendfile(sock_t *s, int fd, off_t *offset, size_t len, size_t *sent);
+
+/* Send len bytes read from fd (a pipe, a file, another socket, stdin) to s,
+ * or everything until fd's end with SOCK_TO_END.  Returns 0, SOCK_EOF (fd
+ * ended before len bytes), SOCK_ECLOSED, -EINVAL in non-blocking mode (use
+ * a loop of your own there), or the failing code of either side; moved
+ * (when not NULL) holds the bytes that reached s. */
+int sock_send_from(sock_t *s, int fd, size_t len, size_t *moved);
+
+/* Receive len bytes from s into fd (a pipe, a file, /dev/null, another
+ * socket, stdout), or everything until end of stream with SOCK_TO_END.
+ * Returns 0, SOCK_EOF (the peer closed before len bytes), -ECONNRESET,
+ * SOCK_ECLOSED (read side shut down), -EINVAL in non-blocking mode, or the
+ * failing code of either side (-EPIPE: fd's reader is gone); moved (when
+ * not NULL) holds the bytes written to fd. */
+int sock_recv_into(sock_t *s, int fd, size_t len, size_t *moved);
+
+/* ------------------------------------------------------------------------
+ * Many connections at once: the poller.
+ *
+ * A readiness loop in the style of epoll (Linux) or Rust's mio: register
+ * sockets (or any descriptor: stdin, a pipe, a signalfd) with an interest
+ * and a pointer of yours, wait, and get back the pointers of those that are
+ * ready.  No callbacks.  Level-triggered by default: a socket is reported
+ * at every wait for as long as it is readable (writable); with SOCK_EDGE it
+ * is reported once per change, and the caller must then read (write) until
+ * -EAGAIN.  SOCK_ONESHOT reports once and disarms the entry until
+ * sock_poller_modify().  The poller keeps no copy of what it watches (the
+ * kernel's interest list holds your pointer), so it costs no memory per
+ * registration.
+ *
+ * Closing a registered socket (sock_close) removes it from the poller, as
+ * long as its descriptor was not duplicated; but events already returned
+ * by a wait may still carry its pointer: when handling one event closes
+ * another connection, mark that connection dead and skip its events.  One
+ * thread waits; any thread may call sock_poller_wake().
+ * ------------------------------------------------------------------------ */
+
+typedef struct sock_poller sock_poller_t;
+
+/* Interest and readiness bits. */
+#define SOCK_READABLE 0x01u /* data, end of stream, or a client to accept */
+#define SOCK_WRITABLE 0x02u /* room to send, or a non-blocking connect done */
+#define SOCK_EDGE     0x04u /* interest flag: edge-triggered */
+#define SOCK_ONESHOT  0x08u /* interest flag: report once, then disarm */
+#define SOCK_HUP      0x10u /* readiness only: the peer ended its stream or hung up
+                               (reported with SOCK_READABLE) */
+#define SOCK_ERROR    0x20u /* readiness only: an error is pending (reported with
+                               SOCK_READABLE | SOCK_WRITABLE; the next call says which) */
+
+/* One ready registration. */
+typedef struct sock_event {
+    void *user;       /* the pointer given at add/modify */
+    unsigned events;  /* SOCK_READABLE, SOCK_WRITABLE, SOCK_HUP, SOCK_ERROR */
+} sock_event_t;
+
+/* Create a poller in *out.  Returns 0, or -EMFILE/-ENFILE/-ENOMEM; *out is
+ * NULL on failure. */
+int sock_poller_open(sock_poller_t **out);
+
+/* Release the poller (the sockets it watched stay open).  NULL is
+ * harmless. */
+void sock_poller_close(sock_poller_t *p);
+
+/* Watch s (it must have a descriptor: after bind, connect or accept) for
+ * events, a mix of SOCK_READABLE, SOCK_WRITABLE, SOCK_EDGE, SOCK_ONESHOT;
+ * 0 watches only for hang-ups and errors.  user comes back in each event.
+ * Returns 0, -EEXIST (already watched), -EBADF (no descriptor), -EINVAL,
+ * -ENOMEM, -ENOSPC (the system's limit on watches). */
+int sock_poller_add(sock_poller_t *p, const sock_t *s, unsigned events, void *user);
+/* Change the interest and pointer of a watched socket: 0, -ENOENT, ... */
+int sock_poller_modify(sock_poller_t *p, const sock_t *s, unsigned events, void *user);
+/* Stop watching s: 0, -ENOENT. */
+int sock_poller_remove(sock_poller_t *p, const sock_t *s);
+
+/* The same for any descriptor of yours (stdin, a pipe, a signalfd, a
+ * timerfd). */
+int sock_poller_add_fd(sock_poller_t *p, int fd, unsigned events, void *user);
+int sock_poller_modify_fd(sock_poller_t *p, int fd, unsigned events, void *user);
+int sock_poller_remove_fd(sock_poller_t *p, int fd);
+
+/* Wait until at least one watched descriptor is ready, sock_poller_wake()
+ * is called, or timeout_ms passes (-1 waits forever, 0 only looks), and
+ * store up to max events (at most 256 per call; more are returned by the
+ * next waits).  Returns the number stored, 0 when woken or timed out, or
+ * -errno (-EINVAL for max <= 0).  EINTR is retried with the time left. */
+int sock_poller_wait(sock_poller_t *p, sock_event_t *events, int max, int timeout_ms);
+
+/* Make a sock_poller_wait() return now, or the next one if none is in
+ * progress (wake-ups do not accumulate).  Safe from any thread and from a
+ * signal handler.  Returns 0 or -errno. */
+int sock_poller_wake(sock_poller_t *p);
+
+/* ------------------------------------------------------------------------
  * Inspection.
  * ------------------------------------------------------------------------ */
 
@@ -338,7 +494,10 @@ typedef struct sock_trace_event {
     unsigned id;           /* its number: "sock#3" */
     int fd;                /* its descriptor (-1 if none) */
     const char *step;      /* "socket" "bind" "listen" "accept" "connect"
-                              "send" "recv" "shutdown" "close" "abort" */
+                              "send" "recv" "shutdown" "close" "abort",
+                              "send_all" "recv_all", "connect_finish",
+                              "sendfile" "send_from" "recv_into",
+                              "poller_add" "poller_modify" "poller_remove" */
     const char *args;      /* the call's arguments, e.g. "\"127.0.0.1\", \"0\"";
                               listen shows the backlog the kernel granted
                               (capped at net.core.somaxconn), not -1 */

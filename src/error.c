@@ -162,6 +162,12 @@ int sock__attempt_fail(sock_t *s, const struct sock__attempts *a, const char *st
 {
     char target[SOCK_ERRLEN / 2];
     sock__format_target(host, service, target, sizeof target);
+    return sock__attempt_fail_target(s, a, step, target);
+}
+
+int sock__attempt_fail_target(sock_t *s, const struct sock__attempts *a, const char *step,
+                              const char *target)
+{
     /* With a single attempt at the very address the caller wrote, naming
      * it twice ("connect 127.0.0.1:80: 127.0.0.1:80 Connection refused")
      * only adds noise. */

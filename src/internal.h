@@ -43,6 +43,18 @@ static inline void sock__set_flags(sock_t *s, int bits)
     __atomic_fetch_or(&s->priv_flags, bits, __ATOMIC_ACQ_REL);
 }
 
+static inline void sock__clear_flags(sock_t *s, int bits)
+{
+    __atomic_fetch_and(&s->priv_flags, ~bits, __ATOMIC_ACQ_REL);
+}
+
+/* The descriptor of s must be O_NONBLOCK: in non-blocking mode, or when a
+ * finite timeout makes the library wait with poll() itself. */
+static inline int sock__wants_nonblock(const sock_t *s)
+{
+    return s->priv_timeout_ms >= 0 || (sock__flags(s) & SOCK__NONBLOCK);
+}
+
 /* Which error buffer a step writes.  Three buffers: one written by the
  * sending side (connect, send, close, ...), one by the receiving side
  * (accept, recv), one by shutdown, so that one thread sending, another
@@ -100,6 +112,9 @@ void sock__attempt_add(struct sock__attempts *a, const char *addr, int code);
  * its code. */
 int sock__attempt_fail(sock_t *s, const struct sock__attempts *a,
                        const char *step, const char *host, const char *service);
+/* Same, with "host:service" already formatted (sock__format_target). */
+int sock__attempt_fail_target(sock_t *s, const struct sock__attempts *a, const char *step,
+                              const char *target);
 
 /* ---- addr.c ------------------------------------------------------------- */
 
@@ -147,8 +162,17 @@ int64_t sock__deadline(int timeout_ms);
  * -errno. */
 int sock__wait(int fd, short events, int64_t deadline);
 
+/* Milliseconds until deadline, rounded up, for poll()-like calls: -1 for
+ * no deadline, 0 once it has passed. */
+int sock__ms_left(int64_t deadline);
+
 /* Switch O_NONBLOCK on or off.  Returns 0 or -errno. */
 int sock__set_nonblock(int fd, int on);
+
+/* ---- poller.c ----------------------------------------------------------- */
+
+/* The interest bits a registration may carry. */
+#define SOCK__POLL_INTEREST (SOCK_READABLE | SOCK_WRITABLE | SOCK_EDGE | SOCK_ONESHOT)
 
 /* ---- trace.c ------------------------------------------------------------ */
 

@@ -73,6 +73,8 @@ static ssize_t send_some(sock_t *s, const char *buf, size_t len, int64_t deadlin
         if (e == EINTR)
             continue;
         if (e == EAGAIN || e == EWOULDBLOCK) {
+            if (sock__flags(s) & SOCK__NONBLOCK)
+                return -EAGAIN;
             int rc = sock__wait(s->priv_fd, POLLOUT, deadline);
             if (rc < 0)
                 return rc;
@@ -100,6 +102,8 @@ static ssize_t recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int
         if (e == EINTR)
             continue;
         if (e == EAGAIN || e == EWOULDBLOCK) {
+            if (sock__flags(s) & SOCK__NONBLOCK)
+                return -EAGAIN;
             int rc = sock__wait(s->priv_fd, POLLIN, deadline);
             if (rc < 0)
                 return rc;
@@ -111,8 +115,11 @@ static ssize_t recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int
 
 static int64_t deadline_of(const sock_t *s)
 {
-    /* No clock read at all when there is no timeout. */
-    return s->priv_timeout_ms < 0 ? -1 : sock__deadline(s->priv_timeout_ms);
+    /* No clock read at all when there is no timeout, or when the caller's
+     * own loop keeps time (non-blocking mode). */
+    if (s->priv_timeout_ms < 0 || (sock__flags(s) & SOCK__NONBLOCK))
+        return -1;
+    return sock__deadline(s->priv_timeout_ms);
 }
 
 SOCK_API ssize_t sock_send(sock_t *s, const void *buf, size_t len)
@@ -122,7 +129,7 @@ SOCK_API ssize_t sock_send(sock_t *s, const void *buf, size_t len)
     ssize_t n = check_io(s, SOCK__SIDE_SEND, "send", buf, len, 0);
     if (n == 0) {
         n = send_some(s, buf, len, deadline_of(s));
-        if (n < 0)
+        if (n < 0 && n != -EAGAIN)
             io_fail(s, SOCK__SIDE_SEND, "send", (int)n, 0, 0);
     }
     SOCK__TRACE(s, "send", n, NULL, "%zu bytes", len);
@@ -136,7 +143,7 @@ SOCK_API ssize_t sock_recv(sock_t *s, void *buf, size_t len)
     ssize_t n = check_io(s, SOCK__SIDE_RECV, "recv", buf, len, 0);
     if (n == 0) {
         n = recv_some(s, buf, len, deadline_of(s), 0);
-        if (n < 0)
+        if (n < 0 && n != -EAGAIN)
             io_fail(s, SOCK__SIDE_RECV, "recv", (int)n, 0, 0);
     }
     SOCK__TRACE(s, "recv", n, NULL, "%zu bytes", len);
@@ -151,6 +158,8 @@ static int send_all(sock_t *s, const char *buf, size_t len, size_t *done)
     int64_t deadline = deadline_of(s);
     while (*done < len) {
         ssize_t n = send_some(s, buf + *done, len - *done, deadline);
+        if (n == -EAGAIN)
+            return (int)n; /* non-blocking: *done tells how far it got */
         if (n < 0)
             return io_fail(s, SOCK__SIDE_SEND, "send_all", (int)n, *done, len);
         *done += (size_t)n;
@@ -164,9 +173,11 @@ static int recv_all(sock_t *s, char *buf, size_t len, size_t *done)
     if (rc < 0)
         return rc;
     int64_t deadline = deadline_of(s);
-    int waitall = s->priv_timeout_ms < 0 ? MSG_WAITALL : 0;
+    int waitall = sock__wants_nonblock(s) ? 0 : MSG_WAITALL;
     while (*done < len) {
         ssize_t n = recv_some(s, buf + *done, len - *done, deadline, waitall);
+        if (n == -EAGAIN)
+            return (int)n; /* non-blocking: *done tells how far it got */
         if (n <= 0)
             return io_fail(s, SOCK__SIDE_RECV, "recv_all", n == 0 ? SOCK_EOF : (int)n, *done,
                            len);

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ SOCK_API void sock_init(sock_t *s)
  * has a finite timeout (see sock_set_timeout). */
 static int new_fd(const sock_t *s, int family)
 {
-    int type = SOCK_STREAM | SOCK_CLOEXEC | (s->priv_timeout_ms >= 0 ? SOCK_NONBLOCK : 0);
+    int type = SOCK_STREAM | SOCK_CLOEXEC | (sock__wants_nonblock(s) ? SOCK_NONBLOCK : 0);
     int fd = socket(family, type, IPPROTO_TCP);
     return fd < 0 ? -errno : fd;
 }
@@ -75,11 +76,27 @@ SOCK_API int sock_set_timeout(sock_t *s, int ms)
         return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
                           "set_timeout: %d ms is not a timeout (-1 waits forever)", ms);
     if (s->priv_fd >= 0) {
-        int rc = sock__set_nonblock(s->priv_fd, ms >= 0);
+        int rc = sock__set_nonblock(s->priv_fd, ms >= 0 || (sock__flags(s) & SOCK__NONBLOCK));
         if (rc < 0)
             return sock__fail(s, SOCK__SIDE_SEND, rc, "set_timeout");
     }
     s->priv_timeout_ms = ms;
+    return 0;
+}
+
+SOCK_API int sock_set_nonblocking(sock_t *s, int on)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->priv_fd >= 0) {
+        int rc = sock__set_nonblock(s->priv_fd, on || s->priv_timeout_ms >= 0);
+        if (rc < 0)
+            return sock__fail(s, SOCK__SIDE_SEND, rc, "set_nonblocking");
+    }
+    if (on)
+        sock__set_flags(s, SOCK__NONBLOCK);
+    else
+        sock__clear_flags(s, SOCK__NONBLOCK);
     return 0;
 }
 
@@ -263,8 +280,9 @@ static int do_accept(sock_t *a, sock_t *peer)
                           "accept: socket is not listening (call sock_listen first)");
 
     int timeout = a->priv_timeout_ms;
-    int64_t deadline = sock__deadline(timeout);
-    int nb = timeout >= 0 ? SOCK_NONBLOCK : 0;
+    int nonblocking = flags & SOCK__NONBLOCK;
+    int64_t deadline = nonblocking ? -1 : sock__deadline(timeout);
+    int nb = sock__wants_nonblock(a) ? SOCK_NONBLOCK : 0;
     struct sockaddr_storage ss;
     for (;;) {
         socklen_t len = sizeof ss;
@@ -275,7 +293,7 @@ static int do_accept(sock_t *a, sock_t *peer)
             peer->priv_family = ss.ss_family;
             memcpy(&peer->priv_peer, &ss,
                    len < sizeof peer->priv_peer ? len : sizeof peer->priv_peer);
-            sock__set_flags(peer, SOCK__CONNECTED);
+            sock__set_flags(peer, SOCK__CONNECTED | nonblocking);
             return 0;
         }
         int e = errno;
@@ -286,6 +304,10 @@ static int do_accept(sock_t *a, sock_t *peer)
         if (e == EINTR || skippable_accept_error(e))
             continue;
         if (e == EAGAIN || e == EWOULDBLOCK) {
+            /* Non-blocking mode: no client yet is no failure, and costs
+             * no text. */
+            if (nonblocking)
+                return -EAGAIN;
             int rc = sock__wait(a->priv_fd, POLLIN, deadline);
             if (rc < 0)
                 return accept_fail(a, rc);
@@ -352,31 +374,35 @@ static int may_meet_itself(const struct sockaddr *dst, int bound)
     return port >= ephemeral_lo && port <= ephemeral_hi;
 }
 
-/* Connect fd to one address within the deadline.  An interrupted or
- * non-blocking connect goes on in the background, so both are finished the
- * same way: wait until writable, then ask the socket how it ended. */
-static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t deadline)
+/* Start connecting fd to sa.  Returns 0 when connected at once,
+ * -EINPROGRESS when it goes on in the background (an interrupted connect
+ * goes on too), or the system's code. */
+static int connect_start(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        int e = errno;
-        if (e != EINPROGRESS && e != EINTR)
-            return -e;
-        int rc = sock__wait(fd, POLLOUT, deadline);
-        if (rc < 0)
-            return rc;
-        int soerr = 0;
-        socklen_t len = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-            return -errno;
-        if (soerr)
-            return -soerr;
-    }
-    /* A connect to a local address whose port is free can meet itself
-     * (TCP simultaneous open) when the system picks that very port as our
-     * ephemeral one; nobody wants that connection.  The comparison is with
-     * the peer the kernel really connected to, not the address as written:
-     * 0.0.0.0 and :: reach this host too. */
-    if (!may_meet_itself(ai->ai_addr, bound))
+    if (connect(fd, sa, len) == 0)
+        return 0;
+    return errno == EINPROGRESS || errno == EINTR ? -EINPROGRESS : -errno;
+}
+
+/* How a connect that went on in the background ended, once the socket is
+ * writable: 0, or the reason it failed. */
+static int connect_outcome(int fd)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        return -errno;
+    return -soerr;
+}
+
+/* A connect to a local address whose port is free can meet itself (TCP
+ * simultaneous open) when the system picks that very port as our
+ * ephemeral one; nobody wants that connection.  The comparison is with the
+ * peer the kernel really connected to, not the address as written: 0.0.0.0
+ * and :: reach this host too.  Returns 0 or -ECONNREFUSED. */
+static int refuse_self(int fd, const struct sockaddr *dst, int bound)
+{
+    if (!may_meet_itself(dst, bound))
         return 0;
     struct sockaddr_storage me, peer;
     socklen_t len = sizeof me, plen = sizeof peer;
@@ -385,6 +411,19 @@ static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t dea
         same_endpoint((struct sockaddr *)&me, (struct sockaddr *)&peer))
         return -ECONNREFUSED;
     return 0;
+}
+
+/* Connect fd to one address within the deadline: start, wait until
+ * writable, ask the socket how it ended. */
+static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t deadline)
+{
+    int rc = connect_start(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc == -EINPROGRESS) {
+        rc = sock__wait(fd, POLLOUT, deadline);
+        if (rc == 0)
+            rc = connect_outcome(fd);
+    }
+    return rc < 0 ? rc : refuse_self(fd, ai->ai_addr, bound);
 }
 
 /* End a failed connect of an explicitly bound socket so that nothing of
@@ -408,6 +447,189 @@ static void abandon_attempt(int fd)
     errno = saved;
 }
 
+/* ---- non-blocking connect ------------------------------------------------ */
+
+/* A non-blocking connect under way (sock__ext.connecting).  All its
+ * attempts use the one descriptor the caller may already watch in a
+ * poller: a failed attempt is dissolved (abandon_attempt) and the next
+ * address is tried on the same socket, so the descriptor's number and
+ * registration never change.  An IPv6 socket reaches IPv4 addresses
+ * through their IPv4-mapped form, so one socket serves a list of both
+ * families. */
+struct sock__connecting {
+    struct sock__addrs addrs;     /* every address, in order of trial */
+    struct addrinfo *ai;          /* the one being tried */
+    struct sock__attempts tried;  /* the ones that failed, and why */
+    char target[SOCK_ERRLEN / 2]; /* "host:service" for the message */
+    int bound;                    /* explicit bind: the descriptor stays */
+    int family;                   /* the descriptor's family */
+};
+
+/* ai's address as a socket of family can connect to it.  Returns 0, or
+ * -EAFNOSUPPORT (an IPv6 address for an IPv4 socket). */
+static int address_for(int family, const struct addrinfo *ai, struct sockaddr_storage *out,
+                       socklen_t *len)
+{
+    memset(out, 0, sizeof *out);
+    if (ai->ai_family == family) {
+        memcpy(out, ai->ai_addr, ai->ai_addrlen);
+        *len = ai->ai_addrlen;
+        return 0;
+    }
+    if (family != AF_INET6 || ai->ai_family != AF_INET)
+        return -EAFNOSUPPORT;
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)ai->ai_addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = in4->sin_port;
+    in6->sin6_addr.s6_addr[10] = in6->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&in6->sin6_addr.s6_addr[12], &in4->sin_addr, 4);
+    *len = sizeof *in6;
+    return 0;
+}
+
+/* One descriptor for every address of the list: IPv6 (dual-stack) when
+ * there is an IPv6 address, unless the system has no IPv6; else IPv4. */
+static int nb_new_fd(const sock_t *s, struct sock__connecting *c)
+{
+    int has4 = 0, has6 = 0;
+    for (const struct addrinfo *ai = c->addrs.list; ai; ai = ai->ai_next)
+        has4 |= ai->ai_family == AF_INET, has6 |= ai->ai_family == AF_INET6;
+    int fd = has6 ? new_fd(s, AF_INET6) : -EAFNOSUPPORT;
+    if (fd >= 0) {
+        int off = 0;
+        if (has4 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) < 0) {
+            close_quietly(fd);
+            fd = -EAFNOSUPPORT;
+        } else {
+            c->family = AF_INET6;
+            return fd;
+        }
+    }
+    if (!has4)
+        return fd;
+    c->family = AF_INET;
+    return new_fd(s, AF_INET);
+}
+
+static void nb_release(sock_t *s, struct sock__connecting *c)
+{
+    sock__addrs_free(&c->addrs);
+    free(c);
+    s->priv_ext->connecting = NULL;
+}
+
+static int nb_connected(sock_t *s, struct sock__connecting *c)
+{
+    memcpy(&s->priv_peer, c->ai->ai_addr,
+           c->ai->ai_addrlen < sizeof s->priv_peer ? c->ai->ai_addrlen : sizeof s->priv_peer);
+    sock__set_flags(s, SOCK__CONNECTED);
+    nb_release(s, c);
+    return 0;
+}
+
+static void nb_attempt_failed(sock_t *s, struct sock__connecting *c, int code)
+{
+    char addr[SOCK_ADDRSTRLEN];
+    abandon_attempt(s->priv_fd);
+    sock__format_addr(c->ai->ai_addr, addr, sizeof addr);
+    sock__attempt_add(&c->tried, addr, code);
+    c->ai = c->ai->ai_next;
+}
+
+/* Start the attempts from c->ai on until one is under way (-EINPROGRESS),
+ * one connected (0), or none is left: then the handle is as after a failed
+ * blocking connect (no descriptor without an explicit bind) and the code
+ * of the last attempt is returned, every attempt in sock_error(). */
+static int nb_try(sock_t *s, struct sock__connecting *c)
+{
+    while (c->ai) {
+        struct sockaddr_storage dst;
+        socklen_t len;
+        int rc = address_for(c->family, c->ai, &dst, &len);
+        if (rc == 0)
+            rc = connect_start(s->priv_fd, (struct sockaddr *)&dst, len);
+        if (rc == -EINPROGRESS)
+            return rc;
+        if (rc == 0)
+            rc = refuse_self(s->priv_fd, (struct sockaddr *)&dst, c->bound);
+        if (rc == 0)
+            return nb_connected(s, c);
+        nb_attempt_failed(s, c, rc);
+    }
+    int rc = sock__attempt_fail_target(s, &c->tried, "connect", c->target);
+    if (!c->bound) {
+        close_quietly(s->priv_fd);
+        s->priv_fd = -1;
+    }
+    nb_release(s, c);
+    return rc;
+}
+
+static int nb_connect(sock_t *s, const char *host, const char *service, int family)
+{
+    struct sock__ext *ext = sock__ext(s);
+    struct sock__connecting *c = ext ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        free(c);
+        return sock__fail(s, SOCK__SIDE_SEND, -ENOMEM, "connect");
+    }
+    ext->connecting = c;
+    c->bound = s->priv_fd >= 0;
+    c->family = family;
+    sock__format_target(host, service, c->target, sizeof c->target);
+    int rc = sock__resolve(s, "connect", host, service, 0, family, &c->addrs);
+    if (rc < 0) {
+        nb_release(s, c);
+        return rc;
+    }
+    c->ai = c->addrs.list;
+    if (!c->bound) {
+        int fd = nb_new_fd(s, c);
+        if (fd < 0) {
+            rc = sock__fail(s, SOCK__SIDE_SEND, fd, "connect %s", c->target);
+            nb_release(s, c);
+            return rc;
+        }
+        s->priv_fd = fd;
+    }
+    return nb_try(s, c);
+}
+
+SOCK_API int sock_connect_finish(sock_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    int flags = sock__flags(s);
+    struct sock__connecting *c = s->priv_ext ? s->priv_ext->connecting : NULL;
+    int rc;
+    if (flags & SOCK__CLOSED)
+        rc = sock__fail_unusable(s, SOCK__SIDE_SEND, "connect_finish");
+    else if (!c)
+        rc = flags & SOCK__CONNECTED ? 0
+                                     : sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                                                  "connect_finish: no connect under way");
+    else {
+        rc = connect_outcome(s->priv_fd);
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        /* No error yet and no peer: the attempt is still under way (the
+         * caller looked before the socket became writable). */
+        if (rc == 0 && getpeername(s->priv_fd, (struct sockaddr *)&peer, &len) < 0)
+            rc = errno == ENOTCONN ? -EINPROGRESS : -errno;
+        if (rc == 0)
+            rc = refuse_self(s->priv_fd, (struct sockaddr *)&peer, c->bound);
+        if (rc == 0)
+            rc = nb_connected(s, c);
+        else if (rc != -EINPROGRESS) {
+            nb_attempt_failed(s, c, rc);
+            rc = nb_try(s, c);
+        }
+    }
+    SOCK__TRACE(s, "connect_finish", rc, NULL, "%s", "");
+    return rc;
+}
+
 static int do_connect(sock_t *s, const char *host, const char *service)
 {
     int flags = sock__flags(s);
@@ -416,6 +638,9 @@ static int do_connect(sock_t *s, const char *host, const char *service)
     if (flags & (SOCK__CONNECTED | SOCK__LISTENING))
         return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "connect: socket is already %s",
                           flags & SOCK__CONNECTED ? "connected" : "listening");
+    if (s->priv_ext && s->priv_ext->connecting)
+        return sock__fail(s, SOCK__SIDE_SEND, -EALREADY,
+                          "connect: a connect is already under way (call sock_connect_finish)");
 
     /* After an explicit bind the descriptor exists and its family is
      * fixed: only addresses of that family can be tried, on that socket. */
@@ -428,6 +653,8 @@ static int do_connect(sock_t *s, const char *host, const char *service)
             return sock__fail(s, SOCK__SIDE_SEND, -errno, "connect");
         family = me.ss_family;
     }
+    if (flags & SOCK__NONBLOCK)
+        return nb_connect(s, host, service, family);
     struct sock__addrs addrs;
     int rc = sock__resolve(s, "connect", host, service, 0, family, &addrs);
     if (rc < 0)
@@ -529,7 +756,10 @@ static int close_handle(sock_t *s, int abort)
 {
     int fd = s->priv_fd;
     sock__set_flags(s, SOCK__CLOSED);
-    /* The handle's failure texts go with it (see sock_t.priv_ext). */
+    /* The handle's failure texts go with it (see sock_t.priv_ext), and
+     * so does a non-blocking connect still under way. */
+    if (s->priv_ext && s->priv_ext->connecting)
+        nb_release(s, s->priv_ext->connecting);
     sock__ext_free(s);
     if (fd < 0)
         return 0;

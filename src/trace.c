@@ -114,7 +114,8 @@ void sock__trace(const sock_t *s, const char *step, long long result, const sock
         .local = local,
         .peer = peer,
         .created = created,
-        .error = result < 0 ? sock_error(s) : "",
+        /* Would-block and "under way" are no failures and have no text. */
+        .error = result < 0 && result != -EAGAIN && result != -EINPROGRESS ? sock_error(s) : "",
     };
     fn(&ev, trace_user);
 }

@@ -27,18 +27,24 @@ int64_t sock__deadline(int timeout_ms)
     return now_ns() + (int64_t)timeout_ms * 1000000;
 }
 
+int sock__ms_left(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - now_ns();
+    if (left <= 0)
+        return 0;
+    /* Round up: a wait must not give up before the deadline. */
+    int64_t left_ms = (left + 999999) / 1000000;
+    return left_ms > 1000000000 ? 1000000000 : (int)left_ms;
+}
+
 int sock__wait(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int ms = -1;
-        if (deadline >= 0) {
-            int64_t left = deadline - now_ns();
-            if (left <= 0)
-                return -ETIMEDOUT;
-            /* Round up: poll() must not give up before the deadline. */
-            int64_t left_ms = (left + 999999) / 1000000;
-            ms = left_ms > 1000000000 ? 1000000000 : (int)left_ms;
-        }
+        int ms = sock__ms_left(deadline);
+        if (ms == 0)
+            return -ETIMEDOUT;
         struct pollfd pfd = {.fd = fd, .events = events};
         int r = poll(&pfd, 1, ms);
         if (r > 0)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -203,4 +204,25 @@ FAMILY_TEST(hygiene, accept_out_of_descriptors, .timeout = 20)
     sock_close(&p);
     sock_close(&c);
     sock_close(&a);
+}
+
+/* A server keeps a handle per connection: a handle that never failed is
+ * small (the error texts are allocated at the first failure only), and
+ * sock_close gives that block back. */
+FAMILY_TEST(hygiene, handle_is_small_and_close_frees_its_texts, .timeout = 10)
+{
+    cr_assert_leq(sizeof(sock_t), 64u, "sock_t is %zu bytes", sizeof(sock_t));
+    char gone[8];
+    closed_port(host, gone);
+    for (int i = 0; i < 1000; i++) {
+        sock_t c;
+        sock_init(&c);
+        cr_assert_null(c.priv_ext);
+        expect_code(&c, sock_connect(&c, host, gone), -ECONNREFUSED);
+        cr_assert_not_null(c.priv_ext, "a failure has its text");
+        cr_assert(strstr(sock_error(&c), gone) != NULL);
+        expect_ok(&c, sock_close(&c));
+        cr_assert_null(c.priv_ext, "sock_close kept the error block");
+        cr_assert_str_eq(sock_error(&c), "");
+    }
 }

@@ -1,0 +1,386 @@
+/*
+ * transfer.c - moving bytes between a socket and another descriptor
+ * without copying them through user memory: sendfile(2) from a file,
+ * splice(2) through a pipe of our own for anything else, and a plain copy
+ * where the kernel refuses both.
+ *
+ * The rules are those of sock_send_all/sock_recv_all: exactly the bytes
+ * asked for, or a failure that says how many moved; one deadline for the
+ * whole call; EINTR retried; no SIGPIPE (see sigpipe_block below).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+/* Bytes per copy when the kernel cannot splice or sendfile. */
+#define COPY_CHUNK 65536
+/* The pipe splice goes through: large, so that one splice moves a lot. */
+#define PIPE_BYTES (1 << 20)
+/* One sendfile/splice call moves at most this (the kernel's own cap is
+ * about 2 GiB). */
+#define MAX_STEP ((size_t)1 << 30)
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The state checks of the send side or the receive side, as check_io does
+ * for send/recv, with fd checked too. */
+static int check_transfer(sock_t *s, int side, const char *step, int fd)
+{
+    int flags = sock__flags(s);
+    if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED) || s->priv_fd < 0)
+        return sock__fail_unusable(s, side, step);
+    if (fd < 0)
+        return sock__fail(s, side, -EBADF, "%s: descriptor %d", step, fd);
+    if (flags & (side == SOCK__SIDE_SEND ? SOCK__SHUT_WR : SOCK__SHUT_RD))
+        return sock__failf(s, side, SOCK_ECLOSED, "%s: the %s side was shut down locally", step,
+                           side == SOCK__SIDE_SEND ? "write" : "read");
+    return 0;
+}
+
+static int64_t transfer_deadline(const sock_t *s)
+{
+    if (s->priv_timeout_ms < 0 || (sock__flags(s) & SOCK__NONBLOCK))
+        return -1;
+    return sock__deadline(s->priv_timeout_ms);
+}
+
+/* Record a failure "<step> to/from <peer>: <reason> after N of M bytes". */
+static int transfer_fail(sock_t *s, int side, const char *step, int code, size_t done,
+                         size_t len)
+{
+    char peer[SOCK_ADDRSTRLEN] = "?", total[32] = "";
+    sock_peer_addr(s, peer, sizeof peer);
+    if (len != SOCK_TO_END)
+        snprintf(total, sizeof total, " of %zu", len);
+    const char *reason = code == SOCK_EOF && side == SOCK__SIDE_SEND ? "the input ended"
+                         : code == SOCK_EOF      ? "the peer closed the connection"
+                         : code == -ETIMEDOUT   ? "timed out"
+                                                : sock_strerror(code);
+    return sock__failf(s, side, code, "%s %s %s: %s after %zu%s bytes", step,
+                       side == SOCK__SIDE_SEND ? "to" : "from", peer, reason, done, total);
+}
+
+/* ---- a file to the socket --------------------------------------------- */
+
+/* One pread and one send, for files the kernel will not sendfile (/proc,
+ * some file systems).  Only what the socket took counts and advances *pos,
+ * so a caller resumes exactly there (the rest is read again).  Returns
+ * bytes sent (> 0), 0 at the file's end, or -errno. */
+static ssize_t copy_file_step(sock_t *s, int fd, off_t *pos, size_t want)
+{
+    char buf[COPY_CHUNK];
+    ssize_t n = pread(fd, buf, min_size(want, sizeof buf), *pos);
+    if (n <= 0)
+        return n < 0 ? -errno : 0;
+    ssize_t k = send(s->priv_fd, buf, (size_t)n, MSG_NOSIGNAL);
+    if (k < 0)
+        return -errno;
+    *pos += k;
+    return k;
+}
+
+/* One step of a file transfer: sendfile, or the copy once the kernel has
+ * refused this file (*copying).  Returns as copy_file_step. */
+static ssize_t sendfile_step(sock_t *s, int fd, off_t *pos, size_t want, int *copying)
+{
+    if (!*copying) {
+        ssize_t n = sendfile(s->priv_fd, fd, *pos >= 0 ? pos : NULL, want);
+        if (n >= 0)
+            return n;
+        if ((errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) || *pos < 0)
+            return -errno;
+        *copying = 1;
+    }
+    return copy_file_step(s, fd, pos, want);
+}
+
+static int sendfile_all(sock_t *s, int fd, off_t *offset, size_t len, size_t *done)
+{
+    int rc = check_transfer(s, SOCK__SIDE_SEND, "sendfile", fd);
+    if (rc < 0)
+        return rc;
+    int64_t deadline = transfer_deadline(s);
+    int nonblocking = sock__flags(s) & SOCK__NONBLOCK;
+    /* Work on a position of our own (the caller's, or the file's), so
+     * that the copy fallback can use pread; -1 for a descriptor without
+     * one (a pipe), which only sendfile itself can read. */
+    off_t pos = offset ? *offset : lseek(fd, 0, SEEK_CUR);
+    int copying = 0, ended = 0;
+    while (*done < len) {
+        ssize_t n = sendfile_step(s, fd, &pos, min_size(len - *done, MAX_STEP), &copying);
+        if (n > 0) {
+            *done += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            ended = 1;
+            break;
+        }
+        if (n == -EINTR)
+            continue;
+        if (n == -EAGAIN && !nonblocking) {
+            rc = sock__wait(s->priv_fd, POLLOUT, deadline);
+            if (rc < 0)
+                break;
+            continue;
+        }
+        rc = n == -EPIPE && (sock__flags(s) & SOCK__SHUT_WR) ? SOCK_ECLOSED : (int)n;
+        break;
+    }
+    if (offset && pos >= 0)
+        *offset = pos;
+    else if (pos >= 0)
+        lseek(fd, pos, SEEK_SET); /* a sendfile with a position leaves the file's own alone */
+    if (rc == -EAGAIN)
+        return rc; /* non-blocking: *done tells how far it got */
+    if (rc < 0)
+        return transfer_fail(s, SOCK__SIDE_SEND, "sendfile", rc, *done, len);
+    if (ended && len != SOCK_TO_END)
+        return sock__failf(s, SOCK__SIDE_SEND, SOCK_EOF,
+                           "sendfile: the file ended after %zu of %zu bytes", *done, len);
+    return 0;
+}
+
+SOCK_API int sock_sendfile(sock_t *s, int fd, off_t *offset, size_t len, size_t *sent)
+{
+    size_t done = 0;
+    int rc = s ? sendfile_all(s, fd, offset, len, &done) : -EINVAL;
+    if (sent)
+        *sent = done;
+    if (s)
+        SOCK__TRACE(s, "sendfile", rc, NULL, "fd %d, %zu bytes; sent %zu", fd, len, done);
+    return rc;
+}
+
+/* ---- any descriptor to or from the socket, through a pipe ------------- */
+
+/* splice() into a socket or a pipe whose reader is gone raises SIGPIPE
+ * (MSG_NOSIGNAL cannot be passed to it), and the library never touches the
+ * process's signal handling.  So SIGPIPE is blocked in the calling thread
+ * for the transfer, and one that the transfer caused is taken back before
+ * the mask is restored: the caller sees -EPIPE, and a SIGPIPE that was
+ * already pending before stays pending. */
+struct sigpipe_guard {
+    sigset_t old;
+    int was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* One transfer: bytes from `in` to `out`, one of which is the socket. */
+struct mover {
+    sock_t *s;
+    int in, out;
+    int out_is_sock;
+    int pipe[2];       /* splice goes through it; -1 when copying */
+    size_t held;       /* bytes in the pipe */
+    size_t cap;        /* the pipe's capacity */
+    int copy_in;       /* the kernel cannot splice from `in`: read() it */
+    int copy_out;      /* nor into `out`: write() it */
+    int in_ended;
+};
+
+/* Move bytes into the pipe.  Returns > 0, 0 at the input's end, or -errno
+ * (-EAGAIN: nothing to read now). */
+static ssize_t fill(struct mover *m, size_t want)
+{
+    if (!m->copy_in) {
+        ssize_t n = splice(m->in, NULL, m->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n >= 0 || errno != EINVAL)
+            return n >= 0 ? n : -errno;
+        m->copy_in = 1; /* e.g. a terminal: copy through a buffer */
+    }
+    char buf[COPY_CHUNK];
+    ssize_t n = read(m->in, buf, min_size(want, sizeof buf));
+    if (n <= 0)
+        return n < 0 ? -errno : 0;
+    /* The pipe has room for want bytes, so this write cannot be short. */
+    ssize_t w = write(m->pipe[1], buf, (size_t)n);
+    return w < 0 ? -errno : w;
+}
+
+/* Move bytes out of the pipe.  Returns > 0 or -errno (-EAGAIN: the output
+ * is full now). */
+static ssize_t drain(struct mover *m, int64_t deadline)
+{
+    if (!m->copy_out) {
+        ssize_t n = splice(m->pipe[0], NULL, m->out, NULL, m->held,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (m->in_ended ? 0 : SPLICE_F_MORE));
+        if (n >= 0 || errno != EINVAL)
+            return n >= 0 ? n : -errno;
+        m->copy_out = 1; /* e.g. a file opened with O_APPEND */
+    }
+    /* Bytes read out of the pipe have nowhere else to wait, so the chunk
+     * is written whole (waiting within the deadline); a failure after part
+     * of it counts only what was written. */
+    char buf[COPY_CHUNK];
+    ssize_t n = read(m->pipe[0], buf, min_size(m->held, sizeof buf));
+    if (n <= 0)
+        return n < 0 ? -errno : -EIO;
+    size_t w = 0;
+    while (w < (size_t)n) {
+        ssize_t k = m->out_is_sock ? send(m->out, buf + w, (size_t)n - w, MSG_NOSIGNAL)
+                                   : write(m->out, buf + w, (size_t)n - w);
+        if (k > 0) {
+            w += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        int rc = k < 0 && errno == EAGAIN ? sock__wait(m->out, POLLOUT, deadline)
+                 : k < 0                  ? -errno
+                                          : -EIO;
+        if (rc == 0)
+            continue;
+        return w ? (ssize_t)w : rc;
+    }
+    return (ssize_t)w;
+}
+
+/* With a deadline, a descriptor of the caller's that may block (a pipe, a
+ * terminal) is asked first whether it is ready, so that no read or write
+ * on it outlives the deadline; the socket is non-blocking then anyway. */
+static int ready_now(int fd, short events, int64_t deadline)
+{
+    if (deadline < 0)
+        return 1;
+    struct pollfd pfd = {.fd = fd, .events = events};
+    return poll(&pfd, 1, 0) != 0;
+}
+
+/* Run m until len bytes reached the output, or the input ended.  Returns
+ * 0, SOCK_EOF (the input ended first, len not SOCK_TO_END), or a code;
+ * *done counts the bytes written to the output. */
+static int move_all(struct mover *m, size_t len, int64_t deadline, size_t *done)
+{
+    while (*done < len) {
+        int progressed = 0;
+        size_t room = m->cap - m->held;
+        size_t want = min_size(min_size(len - *done - m->held, room), MAX_STEP);
+        if (!m->in_ended && want > 0 && (!m->out_is_sock || ready_now(m->in, POLLIN, deadline))) {
+            ssize_t n = fill(m, want);
+            if (n > 0)
+                m->held += (size_t)n, progressed = 1;
+            else if (n == 0)
+                m->in_ended = 1, progressed = 1;
+            else if (n != -EAGAIN && n != -EINTR)
+                return (int)n;
+        }
+        if (m->held > 0 && (m->out_is_sock || ready_now(m->out, POLLOUT, deadline))) {
+            ssize_t n = drain(m, deadline);
+            if (n > 0)
+                m->held -= (size_t)n, *done += (size_t)n, progressed = 1;
+            else if (n != -EAGAIN && n != -EINTR)
+                return (int)n;
+        }
+        if (m->in_ended && m->held == 0)
+            return len == SOCK_TO_END ? 0 : SOCK_EOF;
+        if (progressed)
+            continue;
+        /* Nothing moved: wait for whichever side can go on. */
+        struct pollfd pfd[2];
+        nfds_t k = 0;
+        if (!m->in_ended && want > 0)
+            pfd[k++] = (struct pollfd){.fd = m->in, .events = POLLIN};
+        if (m->held > 0)
+            pfd[k++] = (struct pollfd){.fd = m->out, .events = POLLOUT};
+        int ms = sock__ms_left(deadline);
+        if (ms == 0)
+            return -ETIMEDOUT;
+        if (poll(pfd, k, ms) < 0 && errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+static int transfer(sock_t *s, int fd, int to_sock, size_t len, size_t *done)
+{
+    int side = to_sock ? SOCK__SIDE_SEND : SOCK__SIDE_RECV;
+    const char *step = to_sock ? "send_from" : "recv_into";
+    int rc = check_transfer(s, side, step, fd);
+    if (rc < 0)
+        return rc;
+    if (sock__flags(s) & SOCK__NONBLOCK)
+        return sock__fail(s, side, -EINVAL,
+                          "%s: not available in non-blocking mode (the bytes in flight would "
+                          "have nowhere to wait)",
+                          step);
+    struct mover m = {.s = s,
+                      .in = to_sock ? fd : s->priv_fd,
+                      .out = to_sock ? s->priv_fd : fd,
+                      .out_is_sock = to_sock,
+                      .pipe = {-1, -1}};
+    if (pipe2(m.pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return sock__fail(s, side, -errno, "%s: pipe", step);
+    /* A larger pipe moves more per splice; the default (64 KiB) still
+     * works when the system refuses. */
+    fcntl(m.pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
+    int cap = fcntl(m.pipe[1], F_GETPIPE_SZ);
+    m.cap = cap > 0 ? (size_t)cap : 4096;
+    struct sigpipe_guard g;
+    sigpipe_block(&g);
+    rc = move_all(&m, len, transfer_deadline(s), done);
+    sigpipe_restore(&g);
+    close(m.pipe[0]);
+    close(m.pipe[1]);
+    if (rc == -EPIPE && to_sock && (sock__flags(s) & SOCK__SHUT_WR))
+        rc = SOCK_ECLOSED;
+    if (rc == 0 && !to_sock && (sock__flags(s) & SOCK__SHUT_RD))
+        rc = SOCK_ECLOSED;
+    return rc < 0 ? transfer_fail(s, side, step, rc, *done, len) : 0;
+}
+
+SOCK_API int sock_send_from(sock_t *s, int fd, size_t len, size_t *moved)
+{
+    size_t done = 0;
+    int rc = s ? transfer(s, fd, 1, len, &done) : -EINVAL;
+    if (moved)
+        *moved = done;
+    if (s)
+        SOCK__TRACE(s, "send_from", rc, NULL, "fd %d, %zu bytes; moved %zu", fd, len, done);
+    return rc;
+}
+
+SOCK_API int sock_recv_into(sock_t *s, int fd, size_t len, size_t *moved)
+{
+    size_t done = 0;
+    int rc = s ? transfer(s, fd, 0, len, &done) : -EINVAL;
+    if (moved)
+        *moved = done;
+    if (s)
+        SOCK__TRACE(s, "recv_into", rc, NULL, "fd %d, %zu bytes; moved %zu", fd, len, done);
+    return rc;
+}
