@@ -162,6 +162,7 @@ static const char *const texts[T_COUNT][2] = {
     [T_DROPS] = {"(the capture lost %u packets to a busy interface)",
                  "(la captura perdió %u paquetes por una interfaz ocupada)"},
     [T_UNSENT] = {"%d bytes not yet acknowledged", "%d bytes aún sin confirmar"},
+    [T_RETRANS] = {"retransmission", "retransmisión"},
     [T_FROM] = {"from", "desde"},
     [T_THEN] = {"then", "después"},
     [T_OF] = {"of", "de"},
