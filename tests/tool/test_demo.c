@@ -754,3 +754,61 @@ Test(demo, failed_writes_exit_1, .timeout = 90)
                        "stderr: %s", err);
     free(err);
 }
+
+/* ----------------------------------------------------------------- texts */
+
+/* The output with its lines joined (sentences are wrapped), replacing out. */
+static char *flat(char *out)
+{
+    size_t n = strlen(out) + 1;
+    char *f = malloc(n);
+    cr_assert_not_null(f);
+    f[0] = '\0';
+    append_collapsed(f, n, out, n - 1);
+    free(out);
+    return f;
+}
+
+Test(demo, texts_fit_the_mode, .timeout = 90)
+{
+    /* Loopback: the server's port came from port "0", it is not "fixed". */
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(demo(&out, &err, "--lang", "en", NULL), 0, "stderr: %s", err);
+    out = flat(out);
+    cr_assert_null(strstr(out, "Only the server has a fixed"), "loopback calls port 0 fixed:\n%s", out);
+    cr_assert_not_null(strstr(out, "for port \"0\""), "the server's port 0 is not explained");
+    free(out);
+    free(err);
+    if (!is_root() || !have_command("ip"))
+        cr_skip_test("--netns needs root and the ip command");
+    char *argv[] = {(char *)sock_bin(), "demo", "--netns", "--lang", "en", NULL};
+    size_t n;
+    cr_assert_eq(proc_run(argv, NULL, 0, &out, &n, &err, RUN_MS), 0, "stderr: %s", err);
+    out = flat(out);
+    cr_assert_null(strstr(out, "Port \"0\""), "--netns explains port 0:\n%s", out);
+    cr_assert_not_null(strstr(out, "The server binds 10.2.2.2 port 80"));
+    cr_assert_not_null(strstr(out, "ip netns exec"), "step 7 sends ss to the wrong namespace");
+    free(out);
+    free(err);
+}
+
+Test(demo, spanish_wording, .timeout = 90)
+{
+    setenv("LC_ALL", "C.UTF-8", 1);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(demo(&out, &err, "--lang", "es", "--abort"), 0, "stderr: %s", err);
+    out = flat(out);
+    cr_assert_null(strstr(out, "reinici"), "'reinició' (restarted) for a reset:\n%s", out);
+    cr_assert_not_null(strstr(out, "abort\xc3\xb3 la conexi\xc3\xb3n"), "no 'abortó la conexión'");
+    cr_assert_not_null(strstr(out, "descarta la parte"), "'descarta' without its object");
+    free(out);
+    free(err);
+    cr_assert_eq(demo(&out, &err, "--lang", "es", NULL), 0, "stderr: %s", err);
+    out = flat(out);
+    cr_assert_not_null(strstr(out, "saludo de tres v\xc3\xad" "as"), "no 'saludo de tres vías'");
+    cr_assert_null(strstr(out, "en tres pasos"), "'saludo en tres pasos' left");
+    cr_assert_not_null(strstr(out, "por s\xc3\xad solo"), "the kernel does not complete it 'por sí solo'");
+    cr_assert_null(strstr(out, "Listo:"), "'Listo:' left");
+    free(out);
+    free(err);
+}

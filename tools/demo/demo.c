@@ -365,7 +365,7 @@ static int steps_setup(struct ctx *x)
     if (call(x, DEMO_SERVER, &c, 0, NULL) || step_end(x))
         return -1;
 
-    step_begin(x, "2", T_S2, T_S2_NOTE);
+    step_begin(x, "2", T_S2, x->opt.netns ? T_S2_NOTE_NETNS : T_S2_NOTE);
     c = cmd(OP_BIND, 0);
     snprintf(c.host, sizeof c.host, "%s", srv_host);
     snprintf(c.port, sizeof c.port, "%s", x->opt.netns ? "80" : "0");
@@ -403,7 +403,8 @@ static int steps_setup(struct ctx *x)
             demo_capture_set_client(x->cap, &cli_addr);
         int lo = 0, hi = 0;
         if (demo_port_range(&lo, &hi) == 0)
-            snprintf(x->cur->extra, sizeof x->cur->extra, demo_text(T_PORT80), atoi(cli_port),
+            snprintf(x->cur->extra, sizeof x->cur->extra,
+                     demo_text(x->opt.netns ? T_PORT80_NETNS : T_PORT80), atoi(cli_port),
                      lo, hi, atoi(x->srv_port));
     }
     (void)cli_host;
@@ -459,7 +460,7 @@ static int steps_orderly(struct ctx *x)
     if (call(x, DEMO_SERVER, &c, 0, NULL) || step_end(x))
         return -1;
 
-    step_begin(x, "7", T_S7, T_S7_NOTE);
+    step_begin(x, "7", T_S7, x->opt.netns ? T_S7_NOTE_NETNS : T_S7_NOTE);
     c = cmd(OP_CLOSE, 0);
     if (call(x, DEMO_CLIENT, &c, 0, NULL))
         return -1;
