@@ -43,6 +43,10 @@ UNIT_SRC  := $(wildcard tests/unit/*.c tests/common/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOLT_SRC := $(wildcard tests/tool/*.c tests/common/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
+# The demo's parts that need no socket (packet parser, drawing, texts) are
+# linked into the tool tests too, so test_demo.c can feed them packets and
+# runs of its own making.
+DEMO_PURE_OBJ := $(addprefix $(BUILD)/tools/demo/,packet.o render.o svg.o text.o kernel.o)
 # tests/common/ is linked into every suite; the stress suite also reuses the
 # tool tests' process harness and the unit tests' helpers.
 STRESS_SRC := $(wildcard tests/stress/*.c tests/common/*.c) tests/tool/harness.c tests/unit/util.c
@@ -105,8 +109,8 @@ $(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
 $(UNIT): $(UNIT_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
-$(TOOLT): $(TOOLT_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+$(TOOLT): $(TOOLT_OBJ) $(DEMO_PURE_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(DEMO_PURE_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
 $(STRESS): $(STRESS_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)

@@ -5,7 +5,7 @@
  * interface the demo uses, with a classic BPF filter so the kernel hands us
  * only TCP to or from the server's port: the loopback device may be busy
  * with other programs' bulk transfers, which would otherwise overflow our
- * receive queue.  Headers are parsed here, IPv4 and IPv6, by hand.
+ * receive queue.  The headers are parsed by packet.c.
  */
 #include "demo.h"
 
@@ -15,7 +15,6 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +27,10 @@
  * and the start of the payload; lengths come from the IP header. */
 #define SNAPLEN 256
 
-struct endpoint {
-    int family;
-    uint8_t addr[16];
-    uint16_t port;     /* host order */
-    int known;
-};
-
 struct demo_capture {
     int fd;
     int loopback;          /* every packet is seen twice on lo: skip outgoing */
-    struct endpoint srv, cli;
-    uint32_t isn[DEMO_SIDES];
-    int have_isn[DEMO_SIDES];
+    struct demo_conn conn;
     unsigned drops;
 };
 
@@ -134,129 +124,15 @@ fail:;
     return NULL;
 }
 
-static void set_endpoint(struct endpoint *ep, const struct sockaddr_storage *ss)
-{
-    memset(ep, 0, sizeof *ep);
-    ep->family = ss->ss_family;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        memcpy(ep->addr, &in->sin_addr, 4);
-        ep->port = ntohs(in->sin_port);
-    } else {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        memcpy(ep->addr, &in6->sin6_addr, 16);
-        ep->port = ntohs(in6->sin6_port);
-    }
-    ep->known = 1;
-}
-
 int demo_capture_set_server(struct demo_capture *c, const struct sockaddr_storage *srv)
 {
-    set_endpoint(&c->srv, srv);
-    return attach_filter(c->fd, c->srv.port);
+    demo_conn_set_server(&c->conn, srv);
+    return attach_filter(c->fd, c->conn.srv.port);
 }
 
 void demo_capture_set_client(struct demo_capture *c, const struct sockaddr_storage *cli)
 {
-    set_endpoint(&c->cli, cli);
-}
-
-static int endpoint_is(const struct endpoint *ep, int family, const uint8_t *addr, uint16_t port)
-{
-    return ep->known && ep->family == family && ep->port == port &&
-           memcmp(ep->addr, addr, family == AF_INET ? 4 : 16) == 0;
-}
-
-/* Parse one IP packet.  Returns 1 and fills seg if it is a segment of the
- * demo's connection, 0 otherwise. */
-static int parse_packet(struct demo_capture *c, const uint8_t *p, size_t caplen,
-                        struct demo_segment *seg)
-{
-    int family;
-    const uint8_t *src, *dst;
-    size_t iphl, total;
-
-    if (caplen < 1)
-        return 0;
-    if ((p[0] >> 4) == 4) {
-        if (caplen < 20 || p[9] != IPPROTO_TCP)
-            return 0;
-        family = AF_INET;
-        iphl = (size_t)(p[0] & 0x0f) * 4;
-        total = (size_t)p[2] << 8 | p[3];
-        src = p + 12;
-        dst = p + 16;
-    } else if ((p[0] >> 4) == 6) {
-        /* Extension headers are not used by the demo's traffic. */
-        if (caplen < 40 || p[6] != IPPROTO_TCP)
-            return 0;
-        family = AF_INET6;
-        iphl = 40;
-        total = 40 + ((size_t)p[4] << 8 | p[5]);
-        src = p + 8;
-        dst = p + 24;
-    } else {
-        return 0;
-    }
-    if (iphl < 20 || caplen < iphl + 20 || total < iphl + 20)
-        return 0;
-    const uint8_t *t = p + iphl;
-    uint16_t sport = (uint16_t)(t[0] << 8 | t[1]), dport = (uint16_t)(t[2] << 8 | t[3]);
-    size_t thl = (size_t)(t[12] >> 4) * 4;
-    if (thl < 20 || total < iphl + thl)
-        return 0;
-
-    if (endpoint_is(&c->srv, family, src, sport))
-        seg->from = DEMO_SERVER;
-    else if (endpoint_is(&c->srv, family, dst, dport))
-        seg->from = DEMO_CLIENT;
-    else
-        return 0;
-    /* Once the client is known, only its connection counts. */
-    if (c->cli.known) {
-        const uint8_t *ca = seg->from == DEMO_CLIENT ? src : dst;
-        uint16_t cp = seg->from == DEMO_CLIENT ? sport : dport;
-        if (!endpoint_is(&c->cli, family, ca, cp))
-            return 0;
-    }
-
-    uint32_t seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7];
-    uint32_t ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 | (uint32_t)t[10] << 8 | t[11];
-    seg->flags = t[13];
-    seg->win = (uint16_t)(t[14] << 8 | t[15]);
-    seg->len = (uint32_t)(total - iphl - thl);
-    seg->mss = 0;
-    /* Options: only MSS is shown (on SYNs). */
-    for (size_t i = 20; i + 1 < thl && iphl + i + 1 < caplen;) {
-        uint8_t kind = t[i];
-        if (kind == 0)
-            break;
-        if (kind == 1) {
-            i++;
-            continue;
-        }
-        uint8_t olen = t[i + 1];
-        if (olen < 2)
-            break;
-        if (kind == 2 && olen == 4 && iphl + i + 3 < caplen)
-            seg->mss = (uint16_t)(t[i + 2] << 8 | t[i + 3]);
-        i += olen;
-    }
-    int me = seg->from, other = !seg->from;
-    if (seg->flags & TH_SYN) {
-        c->isn[me] = seq;
-        c->have_isn[me] = 1;
-    }
-    seg->seq = c->have_isn[me] ? seq - c->isn[me] : seq;
-    seg->ack = (seg->flags & TH_ACK) && c->have_isn[other] ? ack - c->isn[other] : ack;
-
-    size_t off = iphl + thl, k = 0;
-    for (; k < seg->len && k < sizeof seg->preview - 1 && off + k < caplen; k++) {
-        uint8_t ch = p[off + k];
-        seg->preview[k] = (ch >= 32 && ch < 127) ? (char)ch : '.';
-    }
-    seg->preview[k] = '\0';
-    return 1;
+    demo_conn_set_client(&c->conn, cli);
 }
 
 /* Read one packet if any is queued.  Returns 1 if it was ours (seg
@@ -277,16 +153,18 @@ static int read_one(struct demo_capture *c, struct demo_segment *seg)
         return -1;
     if (c->loopback && from.sll_pkttype == PACKET_OUTGOING)
         return 0;
-    memset(seg, 0, sizeof *seg);
-    seg->t = demo_now();
+    double t = demo_now();
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(cm), sizeof ts);
-            seg->t = since_epoch(&ts);
+            t = since_epoch(&ts);
         }
     }
-    return parse_packet(c, buf, (size_t)n, seg);
+    if (demo_parse_packet(buf, (size_t)n, seg) != 1)
+        return 0;
+    seg->t = t;
+    return demo_conn_segment(&c->conn, seg);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -341,24 +219,4 @@ void demo_capture_close(struct demo_capture *c)
         return;
     close(c->fd);
     free(c);
-}
-
-const char *demo_segment_kind(const struct demo_segment *s, char *buf, size_t len)
-{
-    const char *k;
-    uint8_t f = s->flags;
-    if (f & TH_RST)
-        k = (f & TH_ACK) ? "RST-ACK" : "RST";
-    else if ((f & TH_SYN) && (f & TH_ACK))
-        k = "SYN-ACK";
-    else if (f & TH_SYN)
-        k = "SYN";
-    else if (f & TH_FIN)
-        k = "FIN-ACK";
-    else if (s->len > 0)
-        k = "DATA";
-    else
-        k = "ACK";
-    snprintf(buf, len, "%s", k);
-    return buf;
 }

@@ -67,7 +67,8 @@ static void usage(FILE *f)
           "                in two network namespaces joined by a veth pair (needs root;\n"
           "                the namespaces are removed at the end, also on Ctrl-C)\n"
           "  --step        wait for Enter between steps\n"
-          "  --svg FILE    also write the run as an SVG sequence diagram\n"
+          "  --svg FILE    also write the run as an SVG sequence diagram; FILE '-' is\n"
+          "                standard output, and the steps are then drawn on standard error\n"
           "  --lang es|en  language (default: from LANG/LC_ALL, es_* is Spanish)\n"
           "  --abort       the server closes with unread data: RST, and the client\n"
           "                loses part of the reply\n"
@@ -299,9 +300,7 @@ static void step_begin(struct ctx *x, const char *label, enum demo_text title, e
 
 static void wait_enter(struct ctx *x)
 {
-    fputs("  ", stdout);
-    fputs(demo_text(T_PRESS_ENTER), stdout);
-    fflush(stdout);
+    demo_render_prompt(x->r, demo_text(T_PRESS_ENTER));
     char line[256];
     if (!fgets(line, sizeof line, stdin))
         x->opt.step = 0; /* no more input: run the rest without waiting */
@@ -366,7 +365,7 @@ static int steps_setup(struct ctx *x)
     if (call(x, DEMO_SERVER, &c, 0, NULL) || step_end(x))
         return -1;
 
-    step_begin(x, "2", T_S2, T_S2_NOTE);
+    step_begin(x, "2", T_S2, x->opt.netns ? T_S2_NOTE_NETNS : T_S2_NOTE);
     c = cmd(OP_BIND, 0);
     snprintf(c.host, sizeof c.host, "%s", srv_host);
     snprintf(c.port, sizeof c.port, "%s", x->opt.netns ? "80" : "0");
@@ -404,7 +403,8 @@ static int steps_setup(struct ctx *x)
             demo_capture_set_client(x->cap, &cli_addr);
         int lo = 0, hi = 0;
         if (demo_port_range(&lo, &hi) == 0)
-            snprintf(x->cur->extra, sizeof x->cur->extra, demo_text(T_PORT80), atoi(cli_port),
+            snprintf(x->cur->extra, sizeof x->cur->extra,
+                     demo_text(x->opt.netns ? T_PORT80_NETNS : T_PORT80), atoi(cli_port),
                      lo, hi, atoi(x->srv_port));
     }
     (void)cli_host;
@@ -460,7 +460,7 @@ static int steps_orderly(struct ctx *x)
     if (call(x, DEMO_SERVER, &c, 0, NULL) || step_end(x))
         return -1;
 
-    step_begin(x, "7", T_S7, T_S7_NOTE);
+    step_begin(x, "7", T_S7, x->opt.netns ? T_S7_NOTE_NETNS : T_S7_NOTE);
     c = cmd(OP_CLOSE, 0);
     if (call(x, DEMO_CLIENT, &c, 0, NULL))
         return -1;
@@ -572,21 +572,43 @@ static void open_capture(struct ctx *x)
     }
 }
 
+/* "-" is standard output (the terminal drawing then goes to standard
+ * error). */
+static int svg_to_stdout(const struct demo_opts *opt)
+{
+    return opt->svg && strcmp(opt->svg, "-") == 0;
+}
+
+/* Write the SVG and make sure every byte of it reached the file: a full
+ * disk shows only at fflush/fclose time. */
 static int write_svg(struct ctx *x)
 {
-    FILE *f = fopen(x->opt.svg, "w");
+    int to_stdout = svg_to_stdout(&x->opt);
+    FILE *f = to_stdout ? stdout : fopen(x->opt.svg, "w");
     if (!f) {
         fprintf(stderr, "sock demo: --svg: cannot write '%s': %s\n", x->opt.svg, strerror(errno));
         return -1;
     }
     int rc = demo_svg_write(f, &x->run);
-    if (fclose(f) != 0 || rc != 0) {
-        fprintf(stderr, "sock demo: --svg: writing '%s' failed\n", x->opt.svg);
+    errno = 0;
+    if (fflush(f) != 0 && rc == 0)
+        rc = errno ? -errno : -EIO;
+    if (ferror(f) && rc == 0)
+        rc = -EIO;
+    if (!to_stdout && fclose(f) != 0 && rc == 0)
+        rc = errno ? -errno : -EIO;
+    if (rc != 0) {
+        if (to_stdout)
+            fprintf(stderr, "sock demo: --svg: write to standard output: %s\n", strerror(-rc));
+        else
+            fprintf(stderr, "sock demo: --svg: write to '%s': %s\n", x->opt.svg, strerror(-rc));
         return -1;
     }
-    char buf[512];
-    snprintf(buf, sizeof buf, demo_text(T_SVG_WRITTEN), x->opt.svg);
-    demo_render_line(x->r, buf);
+    if (!to_stdout) {
+        char buf[512];
+        snprintf(buf, sizeof buf, demo_text(T_SVG_WRITTEN), x->opt.svg);
+        demo_render_line(x->r, buf);
+    }
     return 0;
 }
 
@@ -616,7 +638,8 @@ static int run_demo(struct ctx *x)
     demo_netns_watch(x->w[0].pid, x->w[1].pid);
     open_capture(x);
 
-    x->r = demo_render_new(stdout, run);
+    FILE *term = svg_to_stdout(&x->opt) ? stderr : stdout;
+    x->r = demo_render_new(term, run);
     if (!x->r)
         return EXIT_NET;
     demo_render_header(x->r);
@@ -625,7 +648,7 @@ static int run_demo(struct ctx *x)
         rc = x->opt.abort_mode ? steps_abort(x) : steps_orderly(x);
     if (rc == 0)
         rc = steps_acceptor(x);
-    fputc('\n', stdout);
+    demo_render_line(x->r, "");
     if (rc == 0) {
         demo_render_line(x->r, demo_text(x->opt.abort_mode ? T_END_ABORT : T_END));
         if (x->cap && demo_capture_drops(x->cap)) {
@@ -639,6 +662,13 @@ static int run_demo(struct ctx *x)
     }
     if (x->opt.svg && write_svg(x) != 0 && rc == 0)
         rc = -1;
+    /* A drawing that did not reach its reader is a failed run. */
+    int err = demo_render_error(x->r);
+    if (err) {
+        fprintf(stderr, "sock demo: write to %s: %s\n",
+                term == stdout ? "standard output" : "standard error", strerror(err));
+        rc = -1;
+    }
     return rc == 0 ? EXIT_OK : EXIT_NET;
 }
 
@@ -659,7 +689,7 @@ int cmd_demo(const struct cli_opts *o, int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     }
     /* Refuse an unwritable --svg before the run, not after it. */
-    if (x->opt.svg) {
+    if (x->opt.svg && !svg_to_stdout(&x->opt)) {
         FILE *f = fopen(x->opt.svg, "w");
         if (!f) {
             fprintf(stderr, "sock demo: --svg: cannot write '%s': %s\n", x->opt.svg, strerror(errno));

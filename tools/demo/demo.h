@@ -8,7 +8,8 @@
  *   demo.c          options, the script, the parent's loop
  *   worker.c        the two workers: libsock calls on command
  *   kernel.c        TCP_INFO, sock_diag over netlink, the ephemeral range
- *   capture.c       the AF_PACKET capture and its IPv4/IPv6/TCP parser
+ *   capture.c       the AF_PACKET capture
+ *   packet.c        its IPv4/IPv6/TCP parser, no socket needed (fuzzable)
  *   render.c        the two columns on the terminal
  *   svg.c           the sequence diagram
  *   netns.c         the two network namespaces of --netns
@@ -72,12 +73,63 @@ struct demo_segment {
     double t;             /* seconds since the demo started */
     int from;             /* DEMO_CLIENT or DEMO_SERVER: who sent it */
     uint8_t flags;        /* TH_SYN ... as on the wire */
-    uint32_t seq, ack;    /* relative to each side's initial sequence number */
-    uint32_t len;         /* payload bytes */
+    uint32_t seq, ack;    /* as on the wire from demo_parse_packet(); relative to
+                             each side's initial sequence number after
+                             demo_conn_segment() */
+    uint32_t len;         /* payload bytes (from the IP header's length) */
     uint16_t win;         /* window field as sent (unscaled) */
     uint16_t mss;         /* MSS option, 0 if none */
+    int retrans;          /* 1: its sender had already sent (part of) its
+                             sequence range: a retransmission */
     char preview[24];     /* the first payload bytes, printable */
+    int family;           /* AF_INET or AF_INET6 */
+    uint8_t src[16], dst[16];  /* addresses, 4 or 16 bytes used */
+    uint16_t sport, dport;     /* ports, host order */
 };
+
+/* Parse one captured packet: buf holds len bytes starting with the IP
+ * header (IPv4 or IPv6, no link-layer header: what an AF_PACKET SOCK_DGRAM
+ * socket delivers), possibly cut short by the capture's snap length after
+ * the TCP header.  IPv6 extension headers (hop-by-hop, routing, fragment,
+ * destination options, AH) are skipped, at most 8 of them.
+ *
+ * Returns 1 and fills *seg (seq and ack as on the wire, from unset) for a
+ * TCP segment whose IP and TCP headers, options included, are all within
+ * len; 0 for a packet that is well formed but not TCP (another protocol or
+ * IP version, ESP, a fragment after the first, too many extension
+ * headers); -1 for a truncated or malformed packet (len shorter than a
+ * header, IHL or TCP data offset below 5 words or beyond the packet, IP
+ * length shorter than the headers).  On 0 and -1 *seg is zeroed.  Reads
+ * only buf[0..len-1], never writes outside *seg, keeps no state: safe on
+ * any bytes.  buf may be NULL when len is 0. */
+int demo_parse_packet(const uint8_t *buf, size_t len, struct demo_segment *seg);
+
+/* One end of the demo's connection, as the capture matches it. */
+struct demo_endpoint {
+    int family;
+    uint8_t addr[16];
+    uint16_t port;     /* host order */
+    int known;
+};
+
+/* What the capture knows of the demo's connection, from segment to segment
+ * (zero it to start). */
+struct demo_conn {
+    struct demo_endpoint srv, cli;
+    uint32_t isn[DEMO_SIDES];      /* each side's initial sequence number */
+    int have_isn[DEMO_SIDES];
+    uint32_t next[DEMO_SIDES];     /* each side's highest sequence number sent + 1 */
+    int have_next[DEMO_SIDES];
+};
+
+void demo_conn_set_server(struct demo_conn *c, const struct sockaddr_storage *srv);
+void demo_conn_set_client(struct demo_conn *c, const struct sockaddr_storage *cli);
+/* Relate a parsed segment to the connection: returns 1 if it belongs to it
+ * (to or from the server's address and port, and, once the client is set,
+ * the client's), then sets from, makes seq/ack relative, and sets retrans
+ * when the segment's sequence range (data, SYN, FIN) starts before what its
+ * side had already sent.  Returns 0 for another connection's segment. */
+int demo_conn_segment(struct demo_conn *c, struct demo_segment *seg);
 
 struct demo_capture;
 
@@ -207,13 +259,39 @@ struct demo_run {
 
 struct demo_render;
 
-/* How the terminal is drawn: colours only on a tty, box lines only where the
- * locale is UTF-8. */
+/* How the terminal is drawn: colours only on a tty, box lines and accents
+ * only where the locale is UTF-8 (by its character set or, when setlocale
+ * fails, by the name in LC_ALL / LC_CTYPE / LANG ending in .UTF-8 or
+ * .utf8), every line within demo_render_width(fileno(out)) characters. */
 struct demo_render *demo_render_new(FILE *out, const struct demo_run *run);
 void demo_render_header(struct demo_render *r);
 void demo_render_step(struct demo_render *r, const struct demo_step *st);
+/* A paragraph, wrapped; "" is an empty line. */
 void demo_render_line(struct demo_render *r, const char *text);
+/* text with no newline after it (the --step prompt). */
+void demo_render_prompt(struct demo_render *r, const char *text);
+/* Flush; then 0 if every write so far succeeded, else the errno of the
+ * first that failed. */
+int demo_render_error(struct demo_render *r);
 void demo_render_free(struct demo_render *r);
+
+/* The narrowest and widest layouts the terminal drawing uses. */
+#define DEMO_WIDTH_MIN 60
+#define DEMO_WIDTH_MAX 120
+/* The width to draw in for output descriptor fd: the terminal's (TIOCGWINSZ)
+ * when fd is one, else $COLUMNS when it is a positive number, else 80;
+ * then kept within DEMO_WIDTH_MIN..DEMO_WIDTH_MAX. */
+int demo_render_width(int fd);
+
+/* Bytes of one wrapped line: DEMO_WIDTH_MAX characters of up to 3 bytes,
+ * plus indentation. */
+#define DEMO_LINE_BYTES 512
+/* Wrap UTF-8 text into lines of at most width characters (code points),
+ * breaking only at spaces; continuation lines start with indent spaces
+ * (at most width / 2).  Leading spaces of the text are kept.  A word longer
+ * than a whole line is the only thing cut.  Returns the number of lines
+ * stored (at most max). */
+int demo_wrap(const char *text, int width, int indent, char (*lines)[DEMO_LINE_BYTES], int max);
 
 /* Write the run as an SVG sequence diagram.  Returns 0 or -errno. */
 int demo_svg_write(FILE *f, const struct demo_run *run);
@@ -243,13 +321,13 @@ enum demo_text {
     T_TITLE, T_SUBTITLE, T_CLIENT, T_SERVER, T_STEP, T_WIRE, T_NO_SEGMENTS,
     T_NO_CAPTURE, T_CAPTURE_ON, T_MORE_SEGMENTS, T_NO_FD_YET, T_FD_CLOSED,
     T_GONE, T_QUEUE, T_UNREAD, T_TW_LEFT, T_KERNEL_KEEPS, T_PRESS_ENTER,
-    T_S1, T_S1_NOTE, T_S2, T_S2_NOTE, T_S3, T_S3_NOTE, T_S4A, T_S4A_NOTE,
+    T_S1, T_S1_NOTE, T_S2, T_S2_NOTE, T_S2_NOTE_NETNS, T_S3, T_S3_NOTE, T_S4A, T_S4A_NOTE,
     T_S4B, T_S4B_NOTE, T_S5A, T_S5A_NOTE, T_S5B, T_S5B_NOTE, T_S6A, T_S6A_NOTE,
-    T_S6B, T_S6B_NOTE, T_S7, T_S7_NOTE, T_S8A, T_S8A_NOTE, T_S8B, T_S8B_NOTE,
+    T_S6B, T_S6B_NOTE, T_S7, T_S7_NOTE, T_S7_NOTE_NETNS, T_S8A, T_S8A_NOTE, T_S8B, T_S8B_NOTE,
     T_PORT80, T_PORT80_NETNS, T_AB5A, T_AB5A_NOTE, T_AB5B, T_AB5B_NOTE,
     T_AB6, T_AB6_NOTE, T_AB7, T_AB7_NOTE, T_AB_LOST, T_AB_KEPT,
     T_END, T_END_ABORT, T_SVG_WRITTEN, T_BYTES, T_EOF, T_NETNS_INFO,
-    T_DROPS, T_UNSENT, T_FROM, T_THEN, T_OF, T_UNTIL_END, T_COUNT
+    T_DROPS, T_UNSENT, T_RETRANS, T_FROM, T_THEN, T_OF, T_UNTIL_END, T_COUNT
 };
 
 /* The text in the run's language. */

@@ -11,6 +11,7 @@
  */
 #include "demo.h"
 
+#include <errno.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,15 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
+/* Characters (code points) of UTF-8 text, for the width of its box. */
+static int text_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 static void text_at(FILE *f, int x, int y, const char *anchor, const char *cls, const char *s)
 {
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"%s\" class=\"%s\">", x, y, anchor, cls);
@@ -50,43 +60,29 @@ static void text_at(FILE *f, int x, int y, const char *anchor, const char *cls, 
     fputs("</text>\n", f);
 }
 
-/* Shorten s to at most n characters (UTF-8 aware), ending in "..." when
- * cut, so that text stays inside its box. */
-static void fit(char *s, int n)
-{
-    int chars = 0;
-    for (char *p = s; *p; p++) {
-        if (((unsigned char)*p & 0xc0) == 0x80)
-            continue;
-        if (++chars > n - 3) {
-            /* Is there more than fits?  Count the rest. */
-            int rest = 0;
-            for (char *q = p; *q; q++)
-                rest += ((unsigned char)*q & 0xc0) != 0x80;
-            if (chars - 1 + rest > n)
-                memcpy(p, "...", 4);
-            return;
-        }
-    }
-}
+/* Lines of text in a call box, each at most BOX_CHARS characters: a call
+ * and its result are wrapped, never cut, and the box grows to hold them. */
+#define BOX_LINES 8
 
-/* One side's calls of a step as boxes; returns the height used. */
 static int draw_calls(FILE *f, const struct demo_step *st, int side, int y)
 {
     int x = side == DEMO_CLIENT ? X_CLI : X_SRV;
     int h = 0;
     for (int i = 0; i < st->ncalls[side]; i++) {
         const struct demo_call *c = &st->calls[side][i];
+        char call[BOX_LINES][DEMO_LINE_BYTES], res[BOX_LINES][DEMO_LINE_BYTES], buf[400];
+        int nc = demo_wrap(c->text, BOX_CHARS, 2, call, BOX_LINES);
+        snprintf(buf, sizeof buf, "\xe2\x86\x92 %s", c->result);
+        int nr = demo_wrap(buf, BOX_CHARS, 2, res, BOX_LINES);
+        int lines = nc + nr;
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"5\" class=\"%s\"/>\n",
-                x - BOX_W / 2, y + h, BOX_W, 2 * LINE + 8, side == DEMO_CLIENT ? "bc" : "bs");
-        char call[200], res[200];
-        snprintf(call, sizeof call, "%s", c->text);
-        fit(call, BOX_CHARS);
-        text_at(f, x, y + h + LINE, "middle", "call", call);
-        snprintf(res, sizeof res, "\xe2\x86\x92 %s", c->result);
-        fit(res, BOX_CHARS);
-        text_at(f, x, y + h + 2 * LINE + 2, "middle", c->failed ? "err" : "res", res);
-        h += 2 * LINE + 14;
+                x - BOX_W / 2, y + h, BOX_W, lines * LINE + 8, side == DEMO_CLIENT ? "bc" : "bs");
+        for (int k = 0; k < nc; k++)
+            text_at(f, x, y + h + (k + 1) * LINE, "middle", "call", call[k]);
+        for (int k = 0; k < nr; k++)
+            text_at(f, x, y + h + (nc + k + 1) * LINE + 2, "middle", c->failed ? "err" : "res",
+                    res[k]);
+        h += lines * LINE + 14;
     }
     return h;
 }
@@ -98,16 +94,18 @@ static int draw_arrows(FILE *f, const struct demo_step *st, int y)
     int h = 0;
     for (int i = 0; i < n; i++) {
         const struct demo_segment *s = &st->segs[i];
-        char kind[16], label[96];
+        char kind[16], label[160];
         demo_segment_kind(s, kind, sizeof kind);
         int k = snprintf(label, sizeof label, "%s seq %u", kind, s->seq);
         if (s->flags & TH_ACK)
             k += snprintf(label + k, sizeof label - (size_t)k, " ack %u", s->ack);
         if (s->len)
-            snprintf(label + k, sizeof label - (size_t)k, " len %u", s->len);
+            k += snprintf(label + k, sizeof label - (size_t)k, " len %u", s->len);
+        if (s->retrans)
+            snprintf(label + k, sizeof label - (size_t)k, " (%s)", demo_text(T_RETRANS));
         int x1 = s->from == DEMO_CLIENT ? X_CLI : X_SRV;
         int x2 = s->from == DEMO_CLIENT ? X_SRV : X_CLI;
-        const char *cls = (s->flags & TH_RST) ? "rst" : (s->flags & TH_SYN) ? "syn"
+        const char *cls = (s->flags & TH_RST) ? "rst" : s->retrans ? "rtx" : (s->flags & TH_SYN) ? "syn"
                         : (s->flags & TH_FIN) ? "fin" : s->len ? "dat" : "ack";
         y += LINE + 4;
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"%s\" "
@@ -153,7 +151,7 @@ static int draw_states(FILE *f, const struct demo_step *st, int y)
                 continue;
             char buf[160];
             state_label(si, buf, sizeof buf);
-            int tw = (int)strlen(buf) * 7 + 12;
+            int tw = text_chars(buf) * 7 + 12;
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"9\" class=\"st\"/>\n",
                     x - tw / 2, y + r * (LINE + 6), tw, LINE + 2);
             text_at(f, x, y + r * (LINE + 6) + LINE - 3, "middle", "state", buf);
@@ -198,25 +196,33 @@ static void write_body(FILE *f, const struct demo_run *run, int *height)
     (void)top;
 }
 
+/* Keep the errno of the first write that failed. */
+static void note(int failed, int *err)
+{
+    if (failed && !*err)
+        *err = errno ? errno : EIO;
+}
+
 int demo_svg_write(FILE *out, const struct demo_run *run)
 {
     char *body = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&body, &len);
     if (!m)
-        return -1;
-    int height = 0;
+        return -ENOMEM;
+    int height = 0, err = 0;
     write_body(m, run, &height);
     if (fclose(m) != 0) {
         free(body);
-        return -1;
+        return -ENOMEM;
     }
-    fprintf(out,
+    errno = 0;
+    note(fprintf(out,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\"12\">\n",
-            W, height, W, height);
-    fputs("<style>\n"
+            W, height, W, height) < 0, &err);
+    note(fputs("<style>\n"
           ".title{font-size:18px;font-weight:bold;fill:#222}\n"
           ".host{font-size:14px;font-weight:bold;fill:#fff}\n"
           ".hc{fill:#1f6f8b}.hs{fill:#8b1f6f}\n"
@@ -229,24 +235,29 @@ int demo_svg_write(FILE *out, const struct demo_run *run)
           "line.dat{stroke:#1565c0;stroke-width:2.5}text.dat{fill:#1565c0}\n"
           "line.fin{stroke:#ef6c00;stroke-width:2}text.fin{fill:#ef6c00}\n"
           "line.rst{stroke:#c62828;stroke-width:3}text.rst{fill:#c62828;font-weight:bold}\n"
+          "line.rtx{stroke:#8e24aa;stroke-width:2;stroke-dasharray:5,3}text.rtx{fill:#8e24aa;font-weight:bold}\n"
           ".st{fill:#fffbe6;stroke:#c9a400}.state{fill:#5d4a00;font-size:11px}\n"
           ".note{fill:#777;font-style:italic}\n"
           "</style>\n",
-          out);
-    fputs("<defs>\n", out);
+          out) == EOF, &err);
+    note(fputs("<defs>\n", out) == EOF, &err);
     static const struct { const char *cls, *color; } heads[] = {
         {"syn", "#2e7d32"}, {"ack", "#555"}, {"dat", "#1565c0"}, {"fin", "#ef6c00"}, {"rst", "#c62828"},
+        {"rtx", "#8e24aa"},
     };
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
-        fprintf(out, "<marker id=\"head-%s\" markerUnits=\"userSpaceOnUse\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" "
+        note(fprintf(out, "<marker id=\"head-%s\" markerUnits=\"userSpaceOnUse\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" "
                      "refY=\"4\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 z\" fill=\"%s\"/></marker>\n",
-                heads[i].cls, heads[i].color);
-    fputs("</defs>\n", out);
-    fprintf(out, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", W, height);
-    fprintf(out, "<line x1=\"%d\" y1=\"86\" x2=\"%d\" y2=\"%d\" class=\"life\"/>\n", X_CLI, X_CLI, height - 10);
-    fprintf(out, "<line x1=\"%d\" y1=\"86\" x2=\"%d\" y2=\"%d\" class=\"life\"/>\n", X_SRV, X_SRV, height - 10);
-    fwrite(body, 1, len, out);
-    fputs("</svg>\n", out);
+                heads[i].cls, heads[i].color) < 0, &err);
+    note(fputs("</defs>\n", out) == EOF, &err);
+    note(fprintf(out, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", W, height) < 0, &err);
+    for (int x = X_CLI; x <= X_SRV; x += X_SRV - X_CLI)
+        note(fprintf(out, "<line x1=\"%d\" y1=\"86\" x2=\"%d\" y2=\"%d\" class=\"life\"/>\n", x, x,
+                     height - 10) < 0, &err);
+    note(fwrite(body, 1, len, out) != len, &err);
+    note(fputs("</svg>\n", out) == EOF, &err);
     free(body);
-    return ferror(out) ? -1 : 0;
+    if (!err && ferror(out))
+        err = EIO;
+    return -err;
 }
