@@ -202,3 +202,5 @@ uninstall:
 
 clean:
 	rm -rf build
+
+include tests/fuzz/fuzz.mk
