@@ -15,8 +15,10 @@ FUZZ_BUILD         := build/fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 # The demo's packet parser joins once tools/demo/packet.c exists (branch
-# h/demo makes it callable on its own).
-FUZZ_TARGETS       := hostport resolve $(if $(wildcard tools/demo/packet.c),demo_packet)
+# h/demo makes it callable on its own), the tool's parsers once tools/cli.h
+# declares them (branch h/tool).
+FUZZ_TARGETS       := hostport resolve $(if $(wildcard tools/demo/packet.c),demo_packet) \
+                      $(if $(shell grep -l cli_parse_connect tools/cli.h 2>/dev/null),cli)
 FUZZ_CFLAGS        := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all \
                       -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_BIN           := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)
@@ -35,11 +37,16 @@ fuzz-bins: $(FUZZ_BIN)
 # Every target links the harness, whose --wrap=connect guard stops the run
 # at any connect() off loopback made by our code.
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/harness.o $(STATIC)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=connect -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=connect -o $@ $(filter %.o,$^) $(filter %.a,$^) \
+	  $(LDLIBS)
 
 # The demo's parser with its own header's folder on the include path.
 $(BUILD)/tests/fuzz/fuzz_demo_packet.o: CPPFLAGS += -Itools/demo
 $(BUILD)/fuzz-demo_packet: $(BUILD)/tools/demo/packet.o
+
+# The tool's parsers: the tool's objects but main.o (libFuzzer has the main).
+$(BUILD)/tests/fuzz/fuzz_cli.o: CPPFLAGS += -Itools
+$(BUILD)/fuzz-cli: $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJ)) $(BENCH_OBJ)
 
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
