@@ -137,10 +137,12 @@ check-deps:
 	@scripts/ensure-deps test
 
 # The normal test run: the whole suite built with ASan+UBSan, plus a clang
-# -Werror build so both compilers stay clean.
+# -Werror build so both compilers stay clean, and every fuzz target for a
+# few seconds (a crash in a parser fails the run).
 test: check-deps
 	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(SAN_FLAGS)" tests tool examples
 	$(MAKE) --no-print-directory clang-check
+	$(MAKE) --no-print-directory fuzz-smoke
 	scripts/run-tests build/asan
 
 # build/clang is also the plain (unsanitized) build that the install test
@@ -206,3 +208,5 @@ uninstall:
 
 clean:
 	rm -rf build
+
+include tests/fuzz/fuzz.mk
