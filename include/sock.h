@@ -367,6 +367,46 @@ int sock_send_from(sock_t *s, int fd, size_t len, size_t *moved);
  * not NULL) holds the bytes written to fd. */
 int sock_recv_into(sock_t *s, int fd, size_t len, size_t *moved);
 
+/* The building block of the calls above, for a loop of your own that
+ * forwards streams without blocking (a proxy, a relay): a kernel pipe that
+ * holds the bytes in flight between a fill from one descriptor and a drain
+ * into another, so that either side may stop when it would block and go on
+ * later.  Declared here so that it can live inside your structures; its
+ * fields are private.  Neither call ever waits on the pipe; each waits on
+ * its descriptor only if that descriptor is blocking.  Not for two threads
+ * at once. */
+typedef struct sock_pipe {
+    int priv_fd[2];          /* the kernel pipe */
+    size_t priv_held;        /* bytes in it */
+    size_t priv_cap;         /* its capacity */
+    int priv_copy;           /* which side the kernel cannot splice */
+    char *priv_buf;          /* copy buffer (allocated when needed) */
+    size_t priv_buf_off, priv_buf_len;
+} sock_pipe_t;
+
+/* Open the pipe (1 MiB where the system allows, else its default).
+ * Returns 0 or -errno (-EMFILE). */
+int sock_pipe_open(sock_pipe_t *p);
+/* Release it; bytes still held are discarded.  Harmless on a closed one. */
+void sock_pipe_close(sock_pipe_t *p);
+/* Bytes held (filled and not yet drained), and room for more. */
+size_t sock_pipe_held(const sock_pipe_t *p);
+size_t sock_pipe_room(const sock_pipe_t *p);
+
+/* Fill: move up to max bytes from s (or fd) into the pipe.  Returns the
+ * count (> 0), 0 at end of stream, -EAGAIN when nothing can be read now or
+ * the pipe is full, or a code: -ECONNRESET (never end of stream), and for
+ * a socket SOCK_ECLOSED after our own SOCK_SHUT_READ. */
+ssize_t sock_pipe_fill(sock_pipe_t *p, sock_t *s, size_t max);
+ssize_t sock_pipe_fill_fd(sock_pipe_t *p, int fd, size_t max);
+
+/* Drain: move what the pipe holds into s (or fd), as much as it takes now.
+ * Returns the count (> 0), -EAGAIN when it takes nothing now or the pipe is
+ * empty, or a code: -EPIPE/-ECONNRESET (the reader is gone; never a
+ * SIGPIPE), SOCK_ECLOSED after our own SOCK_SHUT_WRITE. */
+ssize_t sock_pipe_drain(sock_pipe_t *p, sock_t *s);
+ssize_t sock_pipe_drain_fd(sock_pipe_t *p, int fd);
+
 /* ------------------------------------------------------------------------
  * Many connections at once: the poller.
  *

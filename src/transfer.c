@@ -14,16 +14,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
 /* Bytes per copy when the kernel cannot splice or sendfile. */
 #define COPY_CHUNK 65536
-/* The pipe splice goes through: large, so that one splice moves a lot. */
-#define PIPE_BYTES (1 << 20)
 /* One sendfile/splice call moves at most this (the kernel's own cap is
  * about 2 GiB). */
 #define MAX_STEP ((size_t)1 << 30)
@@ -165,113 +161,28 @@ SOCK_API int sock_sendfile(sock_t *s, int fd, off_t *offset, size_t len, size_t 
 
 /* ---- any descriptor to or from the socket, through a pipe ------------- */
 
-/* splice() into a socket or a pipe whose reader is gone raises SIGPIPE
- * (MSG_NOSIGNAL cannot be passed to it), and the library never touches the
- * process's signal handling.  So SIGPIPE is blocked in the calling thread
- * for the transfer, and one that the transfer caused is taken back before
- * the mask is restored: the caller sees -EPIPE, and a SIGPIPE that was
- * already pending before stays pending. */
-struct sigpipe_guard {
-    sigset_t old;
-    int was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-    sigset_t pipe_set, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g)
-{
-    sigset_t pipe_set, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
-        const struct timespec now = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 /* One transfer: bytes from `in` to `out`, one of which is the socket. */
 struct mover {
     sock_t *s;
-    int in, out;
-    int out_is_sock;
-    int pipe[2];       /* splice goes through it; -1 when copying */
-    size_t held;       /* bytes in the pipe */
-    size_t cap;        /* the pipe's capacity */
-    int copy_in;       /* the kernel cannot splice from `in`: read() it */
-    int copy_out;      /* nor into `out`: write() it */
+    int fd;          /* the other descriptor */
+    int to_sock;     /* fd -> socket (else socket -> fd) */
+    sock_pipe_t pipe;
     int in_ended;
 };
 
-/* Move bytes into the pipe.  Returns > 0, 0 at the input's end, or -errno
- * (-EAGAIN: nothing to read now). */
-static ssize_t fill(struct mover *m, size_t want)
+static ssize_t mover_fill(struct mover *m, size_t want)
 {
-    if (!m->copy_in) {
-        ssize_t n = splice(m->in, NULL, m->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n >= 0 || errno != EINVAL)
-            return n >= 0 ? n : -errno;
-        m->copy_in = 1; /* e.g. a terminal: copy through a buffer */
-    }
-    char buf[COPY_CHUNK];
-    ssize_t n = read(m->in, buf, min_size(want, sizeof buf));
-    if (n <= 0)
-        return n < 0 ? -errno : 0;
-    /* The pipe has room for want bytes, so this write cannot be short. */
-    ssize_t w = write(m->pipe[1], buf, (size_t)n);
-    return w < 0 ? -errno : w;
+    return m->to_sock ? sock_pipe_fill_fd(&m->pipe, m->fd, want)
+                      : sock_pipe_fill(&m->pipe, m->s, want);
 }
 
-/* Move bytes out of the pipe.  Returns > 0 or -errno (-EAGAIN: the output
- * is full now). */
-static ssize_t drain(struct mover *m, int64_t deadline)
+static ssize_t mover_drain(struct mover *m)
 {
-    if (!m->copy_out) {
-        ssize_t n = splice(m->pipe[0], NULL, m->out, NULL, m->held,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (m->in_ended ? 0 : SPLICE_F_MORE));
-        if (n >= 0 || errno != EINVAL)
-            return n >= 0 ? n : -errno;
-        m->copy_out = 1; /* e.g. a file opened with O_APPEND */
-    }
-    /* Bytes read out of the pipe have nowhere else to wait, so the chunk
-     * is written whole (waiting within the deadline); a failure after part
-     * of it counts only what was written. */
-    char buf[COPY_CHUNK];
-    ssize_t n = read(m->pipe[0], buf, min_size(m->held, sizeof buf));
-    if (n <= 0)
-        return n < 0 ? -errno : -EIO;
-    size_t w = 0;
-    while (w < (size_t)n) {
-        ssize_t k = m->out_is_sock ? send(m->out, buf + w, (size_t)n - w, MSG_NOSIGNAL)
-                                   : write(m->out, buf + w, (size_t)n - w);
-        if (k > 0) {
-            w += (size_t)k;
-            continue;
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        int rc = k < 0 && errno == EAGAIN ? sock__wait(m->out, POLLOUT, deadline)
-                 : k < 0                  ? -errno
-                                          : -EIO;
-        if (rc == 0)
-            continue;
-        return w ? (ssize_t)w : rc;
-    }
-    return (ssize_t)w;
+    return m->to_sock ? sock_pipe_drain(&m->pipe, m->s) : sock_pipe_drain_fd(&m->pipe, m->fd);
 }
 
-/* With a deadline, a descriptor of the caller's that may block (a pipe, a
- * terminal) is asked first whether it is ready, so that no read or write
+/* With a deadline, the caller's descriptor, which may block (a pipe, a
+ * terminal), is asked first whether it is ready, so that no read or write
  * on it outlives the deadline; the socket is non-blocking then anyway. */
 static int ready_now(int fd, short events, int64_t deadline)
 {
@@ -286,37 +197,40 @@ static int ready_now(int fd, short events, int64_t deadline)
  * *done counts the bytes written to the output. */
 static int move_all(struct mover *m, size_t len, int64_t deadline, size_t *done)
 {
+    int in_fd = m->to_sock ? m->fd : m->s->priv_fd;
+    int out_fd = m->to_sock ? m->s->priv_fd : m->fd;
     while (*done < len) {
         int progressed = 0;
-        size_t room = m->cap - m->held;
-        size_t want = min_size(min_size(len - *done - m->held, room), MAX_STEP);
-        if (!m->in_ended && want > 0 && (!m->out_is_sock || ready_now(m->in, POLLIN, deadline))) {
-            ssize_t n = fill(m, want);
+        size_t held = sock_pipe_held(&m->pipe);
+        size_t want = min_size(len - *done - held, MAX_STEP);
+        int may_fill = !m->in_ended && want > 0 && sock_pipe_room(&m->pipe) > 0;
+        if (may_fill && (!m->to_sock || ready_now(in_fd, POLLIN, deadline))) {
+            ssize_t n = mover_fill(m, want);
             if (n > 0)
-                m->held += (size_t)n, progressed = 1;
+                progressed = 1;
             else if (n == 0)
                 m->in_ended = 1, progressed = 1;
             else if (n != -EAGAIN && n != -EINTR)
                 return (int)n;
         }
-        if (m->held > 0 && (m->out_is_sock || ready_now(m->out, POLLOUT, deadline))) {
-            ssize_t n = drain(m, deadline);
+        if (sock_pipe_held(&m->pipe) > 0 && (m->to_sock || ready_now(out_fd, POLLOUT, deadline))) {
+            ssize_t n = mover_drain(m);
             if (n > 0)
-                m->held -= (size_t)n, *done += (size_t)n, progressed = 1;
+                *done += (size_t)n, progressed = 1;
             else if (n != -EAGAIN && n != -EINTR)
                 return (int)n;
         }
-        if (m->in_ended && m->held == 0)
+        if (m->in_ended && sock_pipe_held(&m->pipe) == 0)
             return len == SOCK_TO_END ? 0 : SOCK_EOF;
         if (progressed)
             continue;
         /* Nothing moved: wait for whichever side can go on. */
         struct pollfd pfd[2];
         nfds_t k = 0;
-        if (!m->in_ended && want > 0)
-            pfd[k++] = (struct pollfd){.fd = m->in, .events = POLLIN};
-        if (m->held > 0)
-            pfd[k++] = (struct pollfd){.fd = m->out, .events = POLLOUT};
+        if (may_fill)
+            pfd[k++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
+        if (sock_pipe_held(&m->pipe) > 0)
+            pfd[k++] = (struct pollfd){.fd = out_fd, .events = POLLOUT};
         int ms = sock__ms_left(deadline);
         if (ms == 0)
             return -ETIMEDOUT;
@@ -335,30 +249,16 @@ static int transfer(sock_t *s, int fd, int to_sock, size_t len, size_t *done)
         return rc;
     if (sock__flags(s) & SOCK__NONBLOCK)
         return sock__fail(s, side, -EINVAL,
-                          "%s: not available in non-blocking mode (the bytes in flight would "
-                          "have nowhere to wait)",
+                          "%s: not available in non-blocking mode (use a sock_pipe_t: the bytes "
+                          "in flight need somewhere to wait)",
                           step);
-    struct mover m = {.s = s,
-                      .in = to_sock ? fd : s->priv_fd,
-                      .out = to_sock ? s->priv_fd : fd,
-                      .out_is_sock = to_sock,
-                      .pipe = {-1, -1}};
-    if (pipe2(m.pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-        return sock__fail(s, side, -errno, "%s: pipe", step);
-    /* A larger pipe moves more per splice; the default (64 KiB) still
-     * works when the system refuses. */
-    fcntl(m.pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
-    int cap = fcntl(m.pipe[1], F_GETPIPE_SZ);
-    m.cap = cap > 0 ? (size_t)cap : 4096;
-    struct sigpipe_guard g;
-    sigpipe_block(&g);
+    struct mover m = {.s = s, .fd = fd, .to_sock = to_sock};
+    rc = sock_pipe_open(&m.pipe);
+    if (rc < 0)
+        return sock__fail(s, side, rc, "%s: pipe", step);
     rc = move_all(&m, len, transfer_deadline(s), done);
-    sigpipe_restore(&g);
-    close(m.pipe[0]);
-    close(m.pipe[1]);
+    sock_pipe_close(&m.pipe);
     if (rc == -EPIPE && to_sock && (sock__flags(s) & SOCK__SHUT_WR))
-        rc = SOCK_ECLOSED;
-    if (rc == 0 && !to_sock && (sock__flags(s) & SOCK__SHUT_RD))
         rc = SOCK_ECLOSED;
     return rc < 0 ? transfer_fail(s, side, step, rc, *done, len) : 0;
 }

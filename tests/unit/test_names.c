@@ -175,7 +175,7 @@ Test(names, padded_and_signed_ports_are_refused, .timeout = 10)
 {
     enter_offline_netns();
     static const char *const bad[] = {" 70000", "\t70000", " +80", "+80", " 80", "80 ",
-                                      "8 0",    "\n80",    "80\n", "0x50", "-0",  "\x01" "80"};
+                                      "8 0",    "\n80",    "80\n", "0x50", "-0",  "\00180"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         for (int passive = 0; passive < 2; passive++) {
             sock_t s;

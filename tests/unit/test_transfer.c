@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,5 +245,91 @@ FAMILY_TEST(transfer, timeout_bounds_a_stalled_input, .timeout = 10)
     expect_code(&c, sock_send_from(&c, in[0], 10, &moved), -EINVAL);
     close(in[0]), close(in[1]);
     sock_close(&c);
+    sock_close(&s);
+}
+
+/* A forwarding loop of one's own: client -> (a, through a sock_pipe_t) ->
+ * b -> reader, every socket non-blocking, the reader slower than the
+ * writer so that both would-block paths are met; every byte in order,
+ * then the end of stream passed on. */
+FAMILY_TEST(transfer, pipe_forwards_without_blocking, .timeout = 20)
+{
+    enum { LEN = 4 << 20 };
+    sock_t c, a, b, r;
+    pair_on(host, &c, &a);
+    pair_on(host, &b, &r);
+    shrink_buffers(&b, 65536);
+    shrink_buffers(&r, 65536);
+    expect_ok(&a, sock_set_nonblocking(&a, 1));
+    expect_ok(&b, sock_set_nonblocking(&b, 1));
+    struct drain d = {.s = &r, .chunk = 4096};
+    pthread_t t = spawn(drain_thread, &d);
+    struct feeder_sock {
+        sock_t *s;
+    };
+    unsigned char *src = malloc(LEN);
+    fill_pattern(src, LEN, 0);
+    sock_pipe_t p;
+    cr_assert_eq(sock_pipe_open(&p), 0);
+    size_t fed = 0, forwarded = 0;
+    int fill_blocked = 0, drain_blocked = 0, ended = 0;
+    for (int spins = 0; spins < 1000000 && !(ended && sock_pipe_held(&p) == 0); spins++) {
+        if (fed < LEN) {
+            ssize_t n = sock_send(&c, src + fed, LEN - fed < 65536 ? LEN - fed : 65536);
+            cr_assert_gt(n, 0, "%s", sock_error(&c));
+            fed += (size_t)n;
+            if (fed == LEN)
+                expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_WRITE));
+        }
+        if (!ended) {
+            ssize_t n = sock_pipe_fill(&p, &a, SIZE_MAX);
+            if (n == 0)
+                ended = 1;
+            else if (n == -EAGAIN)
+                fill_blocked++;
+            else
+                cr_assert_gt(n, 0, "fill: %zd %s", n, sock_error(&a));
+        }
+        ssize_t n = sock_pipe_drain(&p, &b);
+        if (n == -EAGAIN)
+            drain_blocked++;
+        else
+            cr_assert_gt(n, 0, "drain: %zd %s", n, sock_error(&b));
+        if (n > 0)
+            forwarded += (size_t)n;
+        if (n == -EAGAIN && sock_pipe_held(&p) > 0) {
+            struct pollfd pfd = {.fd = sock_fd(&b), .events = POLLOUT};
+            poll(&pfd, 1, 100);
+        }
+    }
+    cr_assert(ended, "the end of stream never came through");
+    cr_assert_eq(forwarded, (size_t)LEN);
+    cr_assert_gt(drain_blocked, 0, "the slow reader never made the drain wait");
+    expect_ok(&b, sock_shutdown(&b, SOCK_SHUT_WRITE));
+    join_within(t, 10000);
+    cr_assert_eq(d.total, (size_t)LEN);
+    cr_assert_eq(d.first_bad, SIZE_MAX, "bytes out of order at %zu", d.first_bad);
+    (void)fill_blocked;
+    sock_pipe_close(&p);
+    sock_pipe_close(&p); /* harmless twice */
+    free(src);
+    sock_close(&c), sock_close(&a), sock_close(&b), sock_close(&r);
+}
+
+/* A reset on the input side is a reset, never an end of stream. */
+FAMILY_TEST(transfer, pipe_fill_reports_reset, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    sock_pipe_t p;
+    cr_assert_eq(sock_pipe_open(&p), 0);
+    expect_ok(&c, sock_abort(&c));
+    struct pollfd pfd = {.fd = sock_fd(&s), .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 5000), 1);
+    cr_assert_eq(sock_pipe_fill(&p, &s, 100), -ECONNRESET);
+    cr_assert(strstr(sock_error(&s), sock_strerror(-ECONNRESET)) != NULL, "%s",
+              sock_error(&s));
+    cr_assert_eq(sock_pipe_drain(&p, &s), -EAGAIN, "an empty pipe has nothing to drain");
+    sock_pipe_close(&p);
     sock_close(&s);
 }
