@@ -17,6 +17,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sock.h>
@@ -545,4 +546,75 @@ Test(examples, multi_server_sigterm_stops_it, .timeout = 120)
 {
     for (int f = 0; f < 2; f++)
         stop_with_clients(families[f], stop_by_sigterm);
+}
+
+/* ---------------------------------------------------------------- event_server */
+
+/* 200 clients at once on one thread, each with its own stream, one of
+ * them sending 4 MiB before it reads anything (its echo must wait in the
+ * server, not block it); then SIGTERM closes every client still there. */
+Test(examples, event_server_many_clients_one_thread, .timeout = 60)
+{
+    enum { N = 200, BIG = 4 << 20 };
+    for (int f = 0; f < 2; f++) {
+        char path[512], log[4096];
+        example(path, sizeof path, "event_server");
+        char *argv[] = {path, (char *)families[f], "0", NULL};
+        proc_t p;
+        int port = start_server(&p, argv, log, sizeof log);
+        char port_s[8];
+        snprintf(port_s, sizeof port_s, "%d", port);
+        static sock_t c[N];
+        for (int i = 0; i < N; i++) {
+            sock_init(&c[i]);
+            sock_set_timeout(&c[i], 10000);
+            cr_assert_eq(sock_connect(&c[i], families[f], port_s), 0, "%s", sock_error(&c[i]));
+        }
+        for (int i = N - 1; i >= 0; i--) {
+            char msg[32], back[32];
+            int n = snprintf(msg, sizeof msg, "client %d of %d", i, N);
+            cr_assert_eq(sock_send_all(&c[i], msg, (size_t)n, NULL), 0);
+            cr_assert_eq(sock_recv_all(&c[i], back, (size_t)n, NULL), 0, "%s", sock_error(&c[i]));
+            cr_assert_arr_eq(back, msg, (size_t)n, "client %d got another's echo", i);
+        }
+        /* The big one: all of it out first, then read back. */
+        char *big = malloc(BIG), *back = malloc(BIG);
+        cr_assert(big && back);
+        for (size_t k = 0; k < BIG; k++)
+            big[k] = (char)(k * 31 + k / 4096);
+        struct pollfd pfd = {.fd = sock_fd(&c[0])};
+        size_t out = 0, in = 0;
+        for (int spins = 0; spins < 100000 && in < BIG; spins++) {
+            pfd.events = (short)(POLLIN | (out < BIG ? POLLOUT : 0));
+            cr_assert_gt(poll(&pfd, 1, 10000), 0, "stalled at %zu out, %zu in", out, in);
+            if ((pfd.revents & POLLOUT) && out < BIG) {
+                ssize_t n = sock_send(&c[0], big + out, BIG - out);
+                cr_assert_gt(n, 0, "%s", sock_error(&c[0]));
+                out += (size_t)n;
+            }
+            if (pfd.revents & POLLIN) {
+                ssize_t n = sock_recv(&c[0], back + in, BIG - in);
+                cr_assert_gt(n, 0, "%s", sock_error(&c[0]));
+                in += (size_t)n;
+            }
+        }
+        cr_assert_eq(in, (size_t)BIG);
+        cr_assert_arr_eq(back, big, BIG, "the big echo differs");
+        free(big), free(back);
+        /* Some clients leave on their own; the rest are closed at the stop. */
+        for (int i = 0; i < N / 2; i++)
+            sock_close(&c[i]);
+        sleep_ms(200);
+        kill(p.pid, SIGTERM);
+        char *rest = proc_read_all(p.err, NULL, 10000);
+        cr_expect_eq(proc_wait(&p, 10000), 0, "event_server did not exit 0");
+        cr_expect(rest && strstr(rest, "100 clients were still connected"), "stderr: %s%s", log,
+                  rest ? rest : "");
+        free(rest);
+        for (int i = N / 2; i < N; i++) {
+            char b;
+            cr_expect_eq(sock_recv(&c[i], &b, 1), 0, "client %d: no end of stream at the stop", i);
+            sock_close(&c[i]);
+        }
+    }
 }
