@@ -133,8 +133,8 @@ Test(cli, valid_scenario_40_addresses_are_accepted, .timeout = 30)
         int st = proc_run(argv, NULL, 0, NULL, NULL, NULL, 10000);
         cr_expect_eq(st, 1, "%s: exit %d", good[i], st);
     }
-    /* ":0" and "127.0.0.1:" are a listener on any address / any port. */
-    const char *listen_forms[] = {":0", "127.0.0.1:"};
+    /* ":0" is a listener on every address; "[::1]:0" one on ::1. */
+    const char *listen_forms[] = {":0", "[::1]:0"};
     for (int i = 0; i < 2; i++) {
         char *argv[] = {(char *)sock_bin(), "listen", (char *)listen_forms[i], NULL};
         proc_t p;
