@@ -621,11 +621,12 @@ static void report(const struct server *s)
 {
     const struct echo_counts *n = &s->n;
     fprintf(stderr,
-            "sock echo: stopped by %s: %llu clients served, %llu bytes echoed, %ld at most at "
-            "once, %ld cut off after the grace period, %llu resets, %llu dropped idle, %llu failed "
-            "accepts\n",
-            s->stopping == SIGINT ? "SIGINT" : "SIGTERM", n->accepted, n->bytes, n->peak,
-            n->open_now, n->resets, n->idle_dropped, n->accept_failed);
+            "sock echo: stopped by %s%s: %llu clients served, %llu bytes echoed, %ld at most at "
+            "once, %ld cut off %s, %llu resets, %llu dropped idle, %llu failed accepts\n",
+            s->stopping == SIGINT ? "SIGINT" : "SIGTERM",
+            s->hurry ? " and a second SIGINT" : "", n->accepted, n->bytes, n->peak, n->open_now,
+            s->hurry ? "at the second SIGINT" : "after the grace period", n->resets,
+            n->idle_dropped, n->accept_failed);
 }
 
 static void close_all(struct server *s)
