@@ -105,8 +105,12 @@ $(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
 $(UNIT): $(UNIT_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
-$(TOOLT): $(TOOLT_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+# The tool tests also call the tool's argument parsers directly
+# (tests/tool/test_parse.c), so they link the tool's objects but its main().
+TOOL_LIB_OBJ := $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJ)) $(BENCH_OBJ)
+
+$(TOOLT): $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
 $(STRESS): $(STRESS_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)
