@@ -95,7 +95,8 @@ $(SHARED): $(PIC_OBJ)
 $(TOOL): $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC) $(LDLIBS)
 
-$(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(STATIC)
+# bench/ parses its numbers with the tool's parser (tools/util.c).
+$(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(BUILD)/tools/util.o $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
