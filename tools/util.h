@@ -16,8 +16,10 @@
 /* The most characters of a person's input that a message repeats. */
 #define TOOL_QUOTE_CHARS 40
 
-/* Print "sock CMD: message" on stderr (printf-style), one line.  A
- * progress line being drawn is ended first, so the message has its own. */
+/* Print "sock CMD: message" (cmd NULL: "sock: message") on stderr,
+ * printf-style, one line: control characters in the text, also those of
+ * the library's error text, are escaped.  A progress line being drawn is
+ * ended first, so the message has its own. */
 void tool_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* text in single quotes, fit for a one-line message: control characters
