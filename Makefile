@@ -43,10 +43,6 @@ UNIT_SRC  := $(wildcard tests/unit/*.c tests/common/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOLT_SRC := $(wildcard tests/tool/*.c tests/common/*.c)
 TOOLT_OBJ := $(TOOLT_SRC:%.c=$(BUILD)/%.o)
-# The demo's parts that need no socket (packet parser, drawing, texts) are
-# linked into the tool tests too, so test_demo.c can feed them packets and
-# runs of its own making.
-DEMO_PURE_OBJ := $(addprefix $(BUILD)/tools/demo/,packet.o render.o svg.o text.o kernel.o)
 # tests/common/ is linked into every suite; the stress suite also reuses the
 # tool tests' process harness and the unit tests' helpers.
 STRESS_SRC := $(wildcard tests/stress/*.c tests/common/*.c) tests/tool/harness.c tests/unit/util.c
@@ -99,7 +95,8 @@ $(SHARED): $(PIC_OBJ)
 $(TOOL): $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC) $(LDLIBS)
 
-$(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(STATIC)
+# bench/ parses its numbers with the tool's parser (tools/util.c).
+$(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(BUILD)/tools/util.o $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
@@ -109,8 +106,14 @@ $(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
 $(UNIT): $(UNIT_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
-$(TOOLT): $(TOOLT_OBJ) $(DEMO_PURE_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(DEMO_PURE_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+# The tool tests also call the tool's argument parsers and the demo's
+# socket-free parts (packet parser, drawing, texts) directly
+# (tests/tool/test_parse.c, test_demo.c), so they link the tool's objects
+# but its main().
+TOOL_LIB_OBJ := $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJ)) $(BENCH_OBJ)
+
+$(TOOLT): $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(STATIC) -lcriterion $(LDLIBS)
 
 $(STRESS): $(STRESS_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)

@@ -35,6 +35,7 @@
 #include "bench.h"
 
 #include "sock.h"
+#include "../tools/util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -503,17 +504,11 @@ static void usage(FILE *f)
             MAX_ROUNDS);
 }
 
-static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
+/* The tool's one number parser and message style (tools/util.c). */
+static int parse_long(const char *opt, const char *text, long lo, long hi, const char *unit,
+                      long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "sock bench: %s '%s': a number from %ld to %ld\n", opt, text, lo, hi);
-        return 2;
-    }
-    *out = v;
-    return 0;
+    return tool_parse_number("bench", opt, text, lo, hi, unit, out);
 }
 
 static int parse_only(const char *text, unsigned *mask)
@@ -580,7 +575,7 @@ static int parse_args(int argc, char **argv, struct config *c)
             c->work[FIG_THROUGHPUT] = 256, c->work[FIG_RTT] = 5000, c->work[FIG_CONNECT] = 1000;
             break;
         case O_ROUNDS:
-            rc = parse_long("--rounds", optarg, 1, MAX_ROUNDS, &rounds);
+            rc = parse_long("--rounds", optarg, 1, MAX_ROUNDS, "rounds", &rounds);
             break;
         case O_ONLY:
             rc = parse_only(optarg, &c->only);
@@ -589,13 +584,13 @@ static int parse_args(int argc, char **argv, struct config *c)
             c->host = optarg;
             break;
         case O_MIB:
-            rc = parse_long("--mib", optarg, 1, 1L << 20, &explicit_work[FIG_THROUGHPUT]);
+            rc = parse_long("--mib", optarg, 1, 1L << 20, "MiB", &explicit_work[FIG_THROUGHPUT]);
             break;
         case O_PINGS:
-            rc = parse_long("--pings", optarg, 1, 100000000, &explicit_work[FIG_RTT]);
+            rc = parse_long("--pings", optarg, 1, 100000000, "round trips", &explicit_work[FIG_RTT]);
             break;
         case O_CYCLES:
-            rc = parse_long("--cycles", optarg, 1, 1000000, &explicit_work[FIG_CONNECT]);
+            rc = parse_long("--cycles", optarg, 1, 1000000, "connect cycles", &explicit_work[FIG_CONNECT]);
             break;
         case 'h':
             usage(stdout);

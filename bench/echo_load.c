@@ -19,6 +19,7 @@
  * in which the requests still in flight must come back intact (bounded).
  */
 #include "bench.h"
+#include "../tools/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -318,18 +319,11 @@ static int run_load(struct load *l)
 
 /* ---- arguments and report --------------------------------------------------- */
 
-static int parse_num(const char *opt, const char *text, double lo, double hi, double *out)
+/* The tool's one number parser and message style (tools/util.c). */
+static int parse_num(const char *opt, const char *text, double lo, double hi, const char *unit,
+                     double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "sock bench echo-load: %s '%s': a number from %g to %g\n", opt, text, lo,
-                hi);
-        return 2;
-    }
-    *out = v;
-    return 0;
+    return tool_parse_decimal("bench echo-load", opt, text, lo, hi, unit, out);
 }
 
 static int parse_load_args(int argc, char **argv, struct load_opts *o)
@@ -343,7 +337,6 @@ static int parse_load_args(int argc, char **argv, struct load_opts *o)
         {NULL, 0, NULL, 0},
     };
     *o = (struct load_opts){.clients = 100, .size = 512, .seconds = 5, .warmup = 0.5};
-    double v;
     int ch, rc = 0;
     /* 0, not 1: glibc then also forgets the state of an earlier getopt in
      * this process (the sock tool's, with its "+" mode).  getopt itself
@@ -353,18 +346,18 @@ static int parse_load_args(int argc, char **argv, struct load_opts *o)
     while (rc == 0 && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case O_CLIENTS:
-            if ((rc = parse_num("--clients", optarg, 1, 10000, &v)) == 0)
-                o->clients = (long)v;
+            rc = tool_parse_number("bench echo-load", "--clients", optarg, 1, 10000, "clients",
+                                   &o->clients);
             break;
         case O_SIZE:
-            if ((rc = parse_num("--size", optarg, 1, 1 << 20, &v)) == 0)
-                o->size = (long)v;
+            rc = tool_parse_number("bench echo-load", "--size", optarg, 1, 1 << 20, "bytes",
+                                   &o->size);
             break;
         case O_SECONDS:
-            rc = parse_num("--seconds", optarg, 0.1, 600, &o->seconds);
+            rc = parse_num("--seconds", optarg, 0.1, 600, "seconds", &o->seconds);
             break;
         case O_WARMUP:
-            rc = parse_num("--warmup", optarg, 0, 60, &o->warmup);
+            rc = parse_num("--warmup", optarg, 0, 60, "seconds", &o->warmup);
             break;
         default:
             fprintf(stderr, "sock bench echo-load: try 'sock bench --help'\n");

@@ -19,37 +19,51 @@ static void usage(FILE *f)
             "Connect to HOST PORT (every address of HOST is tried in order), copy standard\n"
             "input to the connection and the connection to standard output.  End of input\n"
             "half-closes the connection (shutdown write); the reply is still printed until\n"
-            "the peer closes.  IPv6 literals: ::1 8080, or [::1]:8080.\n"
+            "the peer closes.  IPv6 literals: ::1 8080, or [::1]:8080.  PORT is never\n"
+            "empty.  --timeout MS bounds the connect and ends the connection after MS\n"
+            "without data in either direction (status 1).  When the reader of standard\n"
+            "output goes away (sock connect ... | head), sock ends quietly with status 0.\n"
             "\n"
             "Exit status: 0 on a clean end, 1 on a network error, 2 on a usage error.\n");
 }
 
-int cmd_connect(const struct cli_opts *o, int argc, char **argv)
+int cli_parse_connect(const struct cli_opts *o, int argc, char **argv, struct connect_args *a)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    (void)o;
+    *a = (struct connect_args){.help = 0};
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        if (ch == 'h') {
-            usage(stdout);
-            return EXIT_OK;
-        }
-        return tool_bad_option("connect", argc, argv);
+    optind = 0;
+    while ((ch = tool_getopt("connect", argc, argv, "h", opts)) != -1) {
+        if (ch != 'h')
+            return EXIT_USAGE;
+        a->help = 1;
+        return 0;
     }
-    char host[256], port[64];
-    int rc = tool_host_port("connect", argc - optind, argv + optind, 1, host, sizeof host, port,
-                            sizeof port);
-    if (rc)
+    return tool_host_port("connect", argc - optind, argv + optind, 1, a->host, sizeof a->host,
+                          a->port, sizeof a->port);
+}
+
+int cmd_connect(const struct cli_opts *o, int argc, char **argv)
+{
+    struct connect_args a;
+    int rc = cli_parse_connect(o, argc, argv, &a);
+    if (rc || a.help) {
+        if (a.help)
+            usage(stdout);
         return rc;
+    }
     sock_t s;
     if ((rc = tool_prepare("connect", o, &s)) != 0)
         return rc;
-    int code = sock_connect(&s, host, port);
+    int code = sock_connect(&s, a.host, a.port);
     if (code < 0) {
         tool_err("connect", "%s", sock_error(&s));
+        sock_close(&s);
         return tool_status(code);
     }
-    struct pump_opts po = {.cmd = "connect", .idle_ms = o->timeout_ms, .progress = o->progress};
+    struct pump_opts po = {.cmd = "connect", .idle_ms = o->timeout_ms, .progress = o->progress,
+                           .trace = o->trace};
     struct pump_stats st;
     rc = pump_run(&s, STDIN_FILENO, STDOUT_FILENO, &po, &st);
     sock_close(&s);

@@ -94,6 +94,7 @@ struct server {
     int listening;         /* the listener is in the epoll set */
     int64_t resume_ms;     /* when paused by EMFILE: when to retry */
     int stopping;          /* 0, or the signal that stops us */
+    int hurry;             /* a second SIGINT: end the stop now */
     struct conn *c;        /* indexed by descriptor */
     int cap;               /* slots in c */
     int32_t head, tail;    /* the activity list */
@@ -213,12 +214,15 @@ static int watch(struct server *s, int op, int fd, uint32_t events)
     return epoll_ctl(s->ep, op, fd, &ev);
 }
 
-/* A failed receive or send: a reset is the client's doing, counted apart. */
+/* A failed receive or send: a reset is the client's doing, counted apart.
+ * A send fails with EPIPE, not ECONNRESET, once the client's reset has
+ * been seen: never after our own shutdown (nothing is sent after it), so
+ * it is the same reset. */
 static void drop_error(struct server *s, int fd, int err)
 {
     if (err == ECONNRESET || err == EPIPE)
         s->n.resets++;
-    drop(s, fd, err == ECONNRESET ? "reset by the client" : strerror(err));
+    drop(s, fd, err == ECONNRESET || err == EPIPE ? "reset by the client" : strerror(err));
 }
 
 /* Send what is pending.  Returns 1 when all of it went, 0 when the kernel
@@ -420,11 +424,18 @@ static void begin_stop(struct server *s, int sig)
     }
 }
 
+/* The first SIGINT or SIGTERM starts the stop; a second SIGINT during the
+ * grace period (a person pressing Ctrl-C again) ends it at once, and the
+ * clients still open are counted as cut off. */
 static void on_signal(struct server *s)
 {
     struct signalfd_siginfo si;
-    if (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si && !s->stopping)
+    if (read(s->sfd, &si, sizeof si) != (ssize_t)sizeof si)
+        return;
+    if (!s->stopping)
         begin_stop(s, (int)si.ssi_signo);
+    else if (si.ssi_signo == SIGINT)
+        s->hurry = 1;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -464,7 +475,7 @@ static int run_loop(struct server *s)
         int64_t now = now_ms();
         if (s->stopping && !stop_deadline)
             stop_deadline = now + ECHO_DRAIN_MS;
-        if (s->stopping && (s->n.open_now == 0 || now >= stop_deadline))
+        if (s->stopping && (s->n.open_now == 0 || now >= stop_deadline || s->hurry))
             return 0;
         int n = epoll_wait(s->ep, ev, ECHO_EVENTS, next_timeout(s, now, stop_deadline));
         if (n < 0 && errno != EINTR) {
@@ -501,11 +512,14 @@ static void usage(FILE *f)
             "\n"
             "SIGINT or SIGTERM stops it cleanly: no new clients, every client's stream is\n"
             "ended after what it was already sent back, clients get %d s to close, and a\n"
-            "line of counts is printed on standard error.\n"
+            "line of counts is printed on standard error.  A second SIGINT (Ctrl-C again)\n"
+            "during those seconds ends it at once, with the same line.\n"
             "\n"
             "  --idle-timeout MS  drop a client that sent nothing and could take nothing for\n"
-            "                     MS milliseconds\n"
-            "  --backlog N        the listen queue (default: the system's maximum)\n"
+            "                     MS milliseconds (1 to 86400000); the global --timeout\n"
+            "                     does not apply to echo (a usage error)\n"
+            "  --backlog N        the listen queue, 1 to 65535 connections (default: the\n"
+            "                     system's maximum; the system caps it at somaxconn)\n"
             "  -v, --verbose      one line per client connected and closed\n"
             "\n"
             "Memory stays small and bounded: an idle client costs under 100 bytes of the\n"
@@ -518,50 +532,49 @@ static void usage(FILE *f)
             ECHO_DRAIN_MS / 1000);
 }
 
-static int parse_ms(const char *what, const char *arg, int lo, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || errno || v < lo || v > 86400000) {
-        tool_err("echo", "%s '%s': a number from %d to 86400000", what, arg, lo);
-        return EXIT_USAGE;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_args(int argc, char **argv, struct echo_opts *eo, char *host, size_t hostlen,
-                      char *port, size_t portlen)
+int cli_parse_echo(const struct cli_opts *o, int argc, char **argv, struct echo_args *a)
 {
     static const struct option opts[] = {{"idle-timeout", required_argument, NULL, 'i'},
                                          {"backlog", required_argument, NULL, 'b'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+    *a = (struct echo_args){.idle_ms = -1, .backlog = -1};
+    long v;
+    int ch;
+    optind = 0;
+    while ((ch = tool_getopt("echo", argc, argv, "vh", opts)) != -1) {
         switch (ch) {
         case 'i':
-            if ((rc = parse_ms("--idle-timeout", optarg, 1, &eo->idle_ms)) != 0)
-                return rc;
+            if (tool_parse_number("echo", "--idle-timeout", optarg, 1, CLI_TIMEOUT_MAX,
+                                  "milliseconds", &v))
+                return EXIT_USAGE;
+            a->idle_ms = (int)v;
             break;
         case 'b':
-            if ((rc = parse_ms("--backlog", optarg, 1, &eo->backlog)) != 0)
-                return rc;
+            if (tool_parse_number("echo", "--backlog", optarg, 1, 65535, "connections", &v))
+                return EXIT_USAGE;
+            a->backlog = (int)v;
             break;
         case 'v':
-            eo->verbose = 1;
+            a->verbose = 1;
             break;
         case 'h':
-            usage(stdout);
-            return -1;
+            a->help = 1;
+            return 0;
         default:
-            return tool_bad_option("echo", argc, argv);
+            return EXIT_USAGE;
         }
     }
-    return tool_host_port("echo", argc - optind, argv + optind, 0, host, hostlen, port, portlen);
+    /* A server of many clients has no one connection for --timeout to
+     * bound; what a person wants from it is the idle limit per client. */
+    if (o->timeout_ms >= 0) {
+        tool_err("echo", "--timeout does not apply to echo: use --idle-timeout MS to drop idle "
+                         "clients");
+        return EXIT_USAGE;
+    }
+    return tool_host_port("echo", argc - optind, argv + optind, 0, a->host, sizeof a->host,
+                          a->port, sizeof a->port);
 }
 
 /* Thousands of clients need thousands of descriptors: take what the hard
@@ -577,20 +590,11 @@ static void raise_fd_limit(void)
 
 /* The listener, made by the library: resolution, dual-stack bind and
  * errors are its job.  Then non-blocking, for the loop. */
-static int open_listener(const struct cli_opts *o, const struct echo_opts *eo, const char *host,
-                         const char *port, sock_t *acep)
+static int open_listener(const struct cli_opts *o, const struct echo_args *a, sock_t *acep)
 {
-    int rc;
-    if ((rc = tool_prepare("echo", o, acep)) != 0)
+    int rc = tool_listen("echo", o, a->host, a->port, a->backlog, 0, acep);
+    if (rc)
         return rc;
-    int code = sock_bind(acep, host[0] ? host : NULL, port);
-    if (code == 0)
-        code = sock_listen(acep, eo->backlog);
-    if (code < 0) {
-        tool_err("echo", "%s", sock_error(acep));
-        sock_close(acep);
-        return tool_status(code);
-    }
     int fd = sock_fd(acep);
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         tool_err("echo", "cannot make the listener non-blocking: %s", strerror(errno));
@@ -617,11 +621,12 @@ static void report(const struct server *s)
 {
     const struct echo_counts *n = &s->n;
     fprintf(stderr,
-            "sock echo: stopped by %s: %llu clients served, %llu bytes echoed, %ld at most at "
-            "once, %ld cut off after the grace period, %llu resets, %llu dropped idle, %llu failed "
-            "accepts\n",
-            s->stopping == SIGINT ? "SIGINT" : "SIGTERM", n->accepted, n->bytes, n->peak,
-            n->open_now, n->resets, n->idle_dropped, n->accept_failed);
+            "sock echo: stopped by %s%s: %llu clients served, %llu bytes echoed, %ld at most at "
+            "once, %ld cut off %s, %llu resets, %llu dropped idle, %llu failed accepts\n",
+            s->stopping == SIGINT ? "SIGINT" : "SIGTERM",
+            s->hurry ? " and a second SIGINT" : "", n->accepted, n->bytes, n->peak, n->open_now,
+            s->hurry ? "at the second SIGINT" : "after the grace period", n->resets,
+            n->idle_dropped, n->accept_failed);
 }
 
 static void close_all(struct server *s)
@@ -632,11 +637,13 @@ static void close_all(struct server *s)
 
 int cmd_echo(const struct cli_opts *o, int argc, char **argv)
 {
-    struct echo_opts eo = {.idle_ms = -1, .backlog = -1, .verbose = 0};
-    char host[256], port[64];
-    int rc = parse_args(argc, argv, &eo, host, sizeof host, port, sizeof port);
-    if (rc)
-        return rc < 0 ? EXIT_OK : rc;
+    struct echo_args a;
+    int rc = cli_parse_echo(o, argc, argv, &a);
+    if (rc || a.help) {
+        if (a.help)
+            usage(stdout);
+        return rc;
+    }
     raise_fd_limit();
     /* The server holds the 64 KiB shared buffer: on the heap, not the stack. */
     struct server *s = calloc(1, sizeof *s);
@@ -644,24 +651,18 @@ int cmd_echo(const struct cli_opts *o, int argc, char **argv)
         tool_err("echo", "out of memory");
         return EXIT_NET;
     }
-    s->opt = eo;
+    s->opt = (struct echo_opts){.idle_ms = a.idle_ms, .backlog = a.backlog, .verbose = a.verbose};
     s->head = s->tail = -1;
-    s->ep = s->sfd = -1;
-    if ((rc = open_listener(o, &eo, host, port, &s->acep)) != 0) {
-        free(s);
-        return rc;
-    }
-    s->lfd = sock_fd(&s->acep);
+    s->ep = s->sfd = s->lfd = -1;
+    /* The signals are blocked before the listener exists, so that a stop
+     * sent as soon as "listening on" shows is never lost. */
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     if (s->ep < 0 || open_signals(s) < 0) {
         tool_err("echo", "cannot set up the event loop: %s", strerror(errno));
         rc = EXIT_NET;
-    } else {
+    } else if ((rc = open_listener(o, &a, &s->acep)) == 0) {
+        s->lfd = sock_fd(&s->acep);
         listener_watch(s, 1);
-        char addr[SOCK_ADDRSTRLEN];
-        sock_local_addr(&s->acep, addr, sizeof addr);
-        fprintf(stderr, "listening on %s\n", addr);
-        fflush(stderr);
         rc = run_loop(s) == 0 ? EXIT_OK : EXIT_NET;
         if (rc == EXIT_OK)
             report(s);

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +44,24 @@ static void usage(FILE *f)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\n"
-            "global options:\n"
-            "  --trace          print every step of the library (bind, connect, ...) on stderr\n"
-            "  --timeout MS     bound connect/accept, and give up after MS without data\n"
+            "global options (before COMMAND, or after it as words of their own):\n"
+            "  --trace          print every step of the library (bind, connect, ...) and\n"
+            "                   of the data (send, recv, splice, sendfile) on stderr\n"
+            "  --timeout MS     1 to 86400000 milliseconds: connect and relay bound their\n"
+            "                   connect and end after MS without data; listen bounds the\n"
+            "                   wait for its client (not with -k: a keep-open server waits\n"
+            "                   for ever) and ends a client idle for MS; echo and resolve\n"
+            "                   take none (echo: --idle-timeout)\n"
             "  -4, -6           IPv4 only, IPv6 only\n"
-            "  --progress       bytes and rate on stderr (default when stderr is a terminal)\n"
+            "  --progress       bytes and rate on stderr, on a line of their own (default:\n"
+            "                   on when stderr is a terminal and stdin and stdout are not)\n"
             "  --no-progress    never print progress\n"
             "  -h, --help       this text ('sock help COMMAND' or 'sock COMMAND --help')\n"
             "  -V, --version    the version\n"
             "\n"
-            "Exit status: 0 on a clean end, 1 on a network error, 2 on a usage error.\n");
+            "Exit status: 0 on a clean end, 1 on a network error (or when standard output\n"
+            "cannot be written), 2 on a usage error.  A reader of standard output that goes\n"
+            "away (sock ... | head) is a normal end: status 0, no message.\n");
 }
 
 static const struct command *find(const char *name)
@@ -63,16 +70,6 @@ static const struct command *find(const char *name)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
     return NULL;
-}
-
-static int parse_timeout(const char *arg, int *ms)
-{
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || v < 0 || v > 86400000)
-        return -1;
-    *ms = (int)v;
-    return 0;
 }
 
 /* A closed standard input or output would be the number the next socket
@@ -92,75 +89,36 @@ static void standard_fds_open(void)
         }
 }
 
-int main(int argc, char **argv)
+/* Progress is for a person watching a transfer they are not taking part
+ * in: with a terminal on standard input or output, the line would land in
+ * the middle of what they type or read.  So by default it is on only when
+ * neither is a terminal and standard error is. */
+static int progress_default(void)
 {
-    /* A write to a closed pipe or connection must be an error we report,
-     * not a silent death (the library itself never needs this). */
-    signal(SIGPIPE, SIG_IGN);
-    standard_fds_open();
+    return !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+}
 
-    static const struct option opts[] = {
-        {"trace", no_argument, NULL, 't'},     {"timeout", required_argument, NULL, 'T'},
-        {"progress", no_argument, NULL, 'p'},  {"no-progress", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    struct cli_opts o = {.trace = 0, .timeout_ms = -1, .family = AF_UNSPEC, .progress = -1};
-    int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+46hV", opts, NULL)) != -1) {
-        switch (ch) {
-        case 't':
-            o.trace = 1;
-            break;
-        case 'T':
-            if (parse_timeout(optarg, &o.timeout_ms) < 0) {
-                fprintf(stderr, "sock: --timeout '%s': a number of milliseconds (0 to 86400000)\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case '4':
-            o.family = AF_INET;
-            break;
-        case '6':
-            o.family = AF_INET6;
-            break;
-        case 'p':
-            o.progress = 1;
-            break;
-        case 'P':
-            o.progress = 0;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
-        case 'V':
-            printf("sock %s (libsock %d.%d)\n", SOCK_TOOL_VERSION, SOCK_VERSION_MAJOR,
-                   SOCK_VERSION_MINOR);
-            return EXIT_OK;
-        default:
-            if (optopt == 'T' || (optind > 0 && strcmp(argv[optind - 1], "--timeout") == 0))
-                fprintf(stderr, "sock: --timeout needs a number of milliseconds\n");
-            else
-                fprintf(stderr, "sock: unknown option '%s' (see 'sock --help')\n",
-                        argv[optind - 1]);
-            return EXIT_USAGE;
-        }
+static int run(const struct cli_command_line *cl)
+{
+    struct cli_opts o = cl->opts;
+    if (cl->action == CLI_HELP) {
+        usage(stdout);
+        return EXIT_OK;
     }
-    if (optind >= argc) {
-        fprintf(stderr, "sock: missing COMMAND (see 'sock --help')\n");
-        return EXIT_USAGE;
+    if (cl->action == CLI_VERSION) {
+        printf("sock %s (libsock %d.%d)\n", SOCK_TOOL_VERSION, SOCK_VERSION_MAJOR,
+               SOCK_VERSION_MINOR);
+        return EXIT_OK;
     }
-    const char *name = argv[optind];
+    const char *name = cl->argv[0];
     if (strcmp(name, "help") == 0) {
-        if (optind + 1 >= argc) {
+        if (cl->argc < 2) {
             usage(stdout);
             return EXIT_OK;
         }
-        const struct command *c = find(argv[optind + 1]);
+        const struct command *c = find(cl->argv[1]);
         if (!c) {
-            fprintf(stderr, "sock: unknown command '%s' (see 'sock --help')\n", argv[optind + 1]);
+            tool_err(NULL, "unknown command %s (see 'sock --help')", tool_quote(cl->argv[1]));
             return EXIT_USAGE;
         }
         char *hargv[] = {(char *)c->name, "--help", NULL};
@@ -168,13 +126,36 @@ int main(int argc, char **argv)
     }
     const struct command *c = find(name);
     if (!c) {
-        fprintf(stderr, "sock: unknown command '%s' (see 'sock --help')\n", name);
+        tool_err(NULL, "unknown command %s (see 'sock --help')", tool_quote(name));
         return EXIT_USAGE;
     }
     if (o.progress < 0)
-        o.progress = isatty(STDERR_FILENO);
+        o.progress = progress_default();
     if (o.trace)
         tool_trace_on();
     /* Subcommands print their own one-line errors for bad options. */
-    return c->run(&o, argc - optind, argv + optind);
+    return c->run(&o, cl->argc, cl->argv);
+}
+
+int main(int argc, char **argv)
+{
+    /* A write to a closed pipe or connection must be an error we report,
+     * not a silent death (the library itself never needs this). */
+    signal(SIGPIPE, SIG_IGN);
+    standard_fds_open();
+
+    char **words = calloc((size_t)argc + 1, sizeof *words);
+    if (!words) {
+        fprintf(stderr, "sock: out of memory\n");
+        return EXIT_NET;
+    }
+    struct cli_command_line cl;
+    int rc = tool_parse_globals(argc, argv, words, &cl);
+    if (rc == 0)
+        rc = run(&cl);
+    free(words);
+    /* Every command's output, the demo's and bench's included, is checked
+     * here once: a full disk must not pass for success. */
+    int out = tool_stdout_close();
+    return rc ? rc : out;
 }

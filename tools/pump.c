@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,52 @@ static int local_fail(struct pump *p, const char *what, int err)
 {
     tool_err(p->o->cmd, "%s: %s", what, strerror(err));
     return EXIT_NET;
+}
+
+/* --trace: the library traces its own calls, but the data of connect and
+ * listen moves in system calls of ours (splice, sendfile, send, recv on
+ * the descriptor), so each that moved data or failed is reported here in
+ * the library's trace format.  Callers test p->o->trace first, so that
+ * with tracing off this costs one branch. */
+static void trace_step(const struct pump *p, const char *step, const char *args, ssize_t n)
+{
+    char local[SOCK_ADDRSTRLEN] = "", peer[SOCK_ADDRSTRLEN] = "";
+    sock_local_addr(p->s, local, sizeof local);
+    sock_peer_addr(p->s, peer, sizeof peer);
+    sock_trace_event_t ev = {
+        .sock = p->s,
+        .id = p->s->priv_id,
+        .fd = p->sfd,
+        .step = step,
+        .args = args,
+        .result = n,
+        .local = local,
+        .peer = peer,
+        .created = NULL,
+        .error = n < 0 ? strerror((int)-n) : "",
+    };
+    sock_trace_to_stderr(&ev, NULL);
+}
+
+/* The trace of one step of channel c that touched the connection: giving
+ * (up: to the socket) or taking (down: from it). */
+static void chan_trace(const struct pump *p, const struct chan *c, int giving, ssize_t n)
+{
+    if (n == -EAGAIN || n == -EINTR)
+        return;
+    char args[48];
+    const char *step;
+    if (c->mode == CHAN_SENDFILE) {
+        step = "sendfile";
+        snprintf(args, sizeof args, "fd %d -> socket", c->src);
+    } else if (c->mode == CHAN_SPLICE) {
+        step = giving ? "splice-out" : "splice-in";
+        snprintf(args, sizeof args, giving ? "pipe -> socket" : "socket -> pipe");
+    } else {
+        step = giving ? "send" : "recv";
+        snprintf(args, sizeof args, giving ? "buffer -> socket" : "socket -> buffer");
+    }
+    trace_step(p, step, args, n);
 }
 
 /* ------------------------------------------------------------- channels */
@@ -333,6 +380,13 @@ static int read_input(struct pump *p)
 static int send_output(struct pump *p)
 {
     ssize_t n = chan_give(&p->up);
+    if (p->o->trace)
+        chan_trace(p, &p->up, 1, n);
+    /* A send fails with EPIPE, not ECONNRESET, once the peer's reset has
+     * been seen: we never send after our own shutdown, so it is that
+     * reset, and a person should read "reset by peer", not "Broken pipe". */
+    if (n == -EPIPE)
+        n = -ECONNRESET;
     if (n < 0) {
         if (!transient(n))
             net_failed(p, "send to", (int)n);
@@ -346,6 +400,8 @@ static int send_output(struct pump *p)
 static int recv_input(struct pump *p)
 {
     ssize_t n = chan_take(&p->down);
+    if (p->o->trace)
+        chan_trace(p, &p->down, 0, n);
     if (n < 0) {
         if (!transient(n))
             net_failed(p, "recv from", (int)n);
@@ -356,15 +412,31 @@ static int recv_input(struct pump *p)
     return 0;
 }
 
+/* The reader of our output went away (`sock connect ... | head`): a normal
+ * end for a tool in a pipeline, as for nc.  Nothing more can be shown, so
+ * the transfer stops here, quietly. */
+static void output_gone(struct pump *p)
+{
+    p->st->output_gone = 1;
+    chan_stop(&p->down);
+    chan_stop(&p->up);
+}
+
 static int write_output(struct pump *p)
 {
     ssize_t n = chan_give(&p->down);
+    if (n == -EPIPE) {
+        output_gone(p);
+        return 0;
+    }
     if (n < 0)
         return transient(n) ? 0 : local_fail(p, "write to output", (int)-n);
     p->last_moved = tool_now();
     return 0;
 }
 
+/* The progress line, once a second and once at the end, which also
+ * finishes it with a newline. */
 static void report(struct pump *p, int final)
 {
     double t = tool_now();
@@ -372,9 +444,33 @@ static void report(struct pump *p, int final)
         return;
     p->last_report = t;
     double secs = t - p->started > 1e-6 ? t - p->started : 1e-6;
-    fprintf(stderr, "\rsock %s: sent %.1f MiB, received %.1f MiB, %.1f MiB/s%s", p->o->cmd,
-            (double)p->st->sent / 1048576.0, (double)p->st->received / 1048576.0,
-            (double)(p->st->sent + p->st->received) / 1048576.0 / secs, final ? "\n" : "");
+    char line[160];
+    snprintf(line, sizeof line, "sock %s: sent %.1f MiB, received %.1f MiB, %.1f MiB/s",
+             p->o->cmd, (double)p->st->sent / 1048576.0, (double)p->st->received / 1048576.0,
+             (double)(p->st->sent + p->st->received) / 1048576.0 / secs);
+    tool_line_draw(line);
+    if (final)
+        tool_line_end();
+}
+
+/* Ctrl-C or SIGTERM while a progress line is drawn: finish the line, so
+ * the shell's prompt starts on a line of its own, then die of the signal
+ * as the process would have without us (the exit status says so). */
+static void on_stop_signal(int sig)
+{
+    tool_line_end_signal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void stop_signals(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* Done when the peer has closed and all it sent is written out, and our
@@ -466,10 +562,14 @@ int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct
         rc = local_fail(&p, "socket flags", errno);
         goto out;
     }
+    if (o->progress)
+        stop_signals(on_stop_signal);
     rc = maybe_half_close(&p);
     while (!rc && !finished(&p))
         rc = step(&p);
     report(&p, 1);
+    if (o->progress)
+        stop_signals(SIG_DFL);
     if (!rc && p.net_err)
         rc = fail(&p, p.net_what, p.net_err);
 out:

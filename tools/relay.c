@@ -103,8 +103,11 @@ static void usage(FILE *f)
             "                      one direction: with --max-chunk, the programs at both\n"
             "                      ends meet partial reads and writes\n"
             "\n"
-            "Global options: -4/-6 apply to both the listening and the connecting side;\n"
-            "--timeout MS bounds accept and connect and gives up after MS without data.\n"
+            "Global options (before or after 'relay'): -4/-6 apply to both the listening\n"
+            "and the connecting side; --timeout MS (1 to 86400000) bounds the wait for the\n"
+            "client (not with -k: a keep-open relay waits for ever) and the connect to the\n"
+            "target, and ends a client's session after MS without data.  The target's\n"
+            "PORT is checked at start: a number, or a service name the system knows.\n"
             "\n"
             "Exit status: 0 when both directions ended cleanly, 1 on a network error or a\n"
             "reset (or when the record could not be written), 2 on a usage error.\n");
@@ -205,7 +208,9 @@ static void broken(struct session *ss, int x, int err)
     struct side *bad = &ss->side[x], *other = &ss->side[1 - x];
     const struct dir *from_bad = &ss->dir[x == CLIENT ? 0 : 1];
     const char *tag = from_bad->tag;
-    if (err == 0)
+    /* A send fails with EPIPE, not ECONNRESET, once the peer's reset has
+     * been seen (we never send after our own shutdown): it is that reset. */
+    if (err == 0 || err == EPIPE)
         err = ECONNRESET;
     if (from_bad->off < from_bad->len && !other->failed) {
         if (!bad->failed)
@@ -216,7 +221,7 @@ static void broken(struct session *ss, int x, int err)
      * count on the other side having been reset already. */
     sock_abort(&other->s);
     sock_close(&bad->s);
-    if (err == ECONNRESET || err == EPIPE)
+    if (err == ECONNRESET)
         event(ss, tag, "RESET: the %s reset the connection (%s); aborted the %s", bad->name,
               sock_strerror(-err), other->name);
     else
@@ -499,49 +504,7 @@ static int relay_one(struct session *ss, const struct cli_opts *o, const char *h
  * Arguments.
  * ------------------------------------------------------------------------ */
 
-static int parse_number(const char *opt, const char *arg, long min, long max, const char *unit,
-                        long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || errno || v < min || v > max) {
-        tool_err("relay", "%s '%s': %s from %ld to %ld", opt, arg, unit, min, max);
-        return EXIT_USAGE;
-    }
-    *out = v;
-    return 0;
-}
-
-static int is_negative_number(const char *arg)
-{
-    return arg[0] == '-' && arg[1] && strspn(arg + 1, "0123456789") == strlen(arg + 1);
-}
-
-/* getopt reads a negative port such as "-1" as an option: name it as the
- * bad port it is, and point the global -4/-6 to their place.  getopt has
- * moved past "-1" once it is done with it, but not yet past "-12" when it
- * stops at its first digit, so the culprit is either argument. */
-static int bad_option(int argc, char **argv)
-{
-    const char *arg = NULL;
-    if (optopt >= '0' && optopt <= '9') {
-        if (optind < argc && is_negative_number(argv[optind]) && argv[optind][1] == optopt)
-            arg = argv[optind];
-        else if (optind > 1 && optind <= argc && is_negative_number(argv[optind - 1]))
-            arg = argv[optind - 1];
-    }
-    if (!arg)
-        return tool_bad_option("relay", argc, argv);
-    if (strcmp(arg, "-4") == 0 || strcmp(arg, "-6") == 0)
-        tool_err("relay", "'%s' is a global option: write it before 'relay' (sock %s relay)", arg,
-                 arg);
-    else
-        tool_err("relay", "invalid port '%s': a number from 0 to 65535 or a service name", arg);
-    return EXIT_USAGE;
-}
-
-static int parse_options(int argc, char **argv, struct relay_opts *ro)
+int cli_parse_relay(const struct cli_opts *o, int argc, char **argv, struct relay_args *a)
 {
     static const struct option opts[] = {{"keep-open", no_argument, NULL, 'k'},
                                          {"quiet", no_argument, NULL, 'q'},
@@ -549,75 +512,54 @@ static int parse_options(int argc, char **argv, struct relay_opts *ro)
                                          {"delay", required_argument, NULL, 'D'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+kqh", opts, NULL)) != -1) {
+    (void)o;
+    *a = (struct relay_args){.max_chunk = BUF_SIZE};
+    int ch;
+    optind = 0;
+    while ((ch = tool_getopt("relay", argc, argv, "kqh", opts)) != -1) {
         switch (ch) {
         case 'k':
-            ro->keep = 1;
+            a->keep = 1;
             break;
         case 'q':
-            ro->quiet = 1;
+            a->quiet = 1;
             break;
         case 'M':
-            if ((rc = parse_number("--max-chunk", optarg, 1, BUF_SIZE, "a number of bytes",
-                                   &ro->max_chunk)) != 0)
-                return rc;
+            if (tool_parse_number("relay", "--max-chunk", optarg, 1, BUF_SIZE, "bytes",
+                                  &a->max_chunk))
+                return EXIT_USAGE;
             break;
         case 'D':
-            if ((rc = parse_number("--delay", optarg, 0, MAX_DELAY_MS, "milliseconds",
-                                   &ro->delay_ms)) != 0)
-                return rc;
+            if (tool_parse_number("relay", "--delay", optarg, 0, MAX_DELAY_MS, "milliseconds",
+                                  &a->delay_ms))
+                return EXIT_USAGE;
             break;
         case 'h':
-            usage(stdout);
-            return -1;
+            a->help = 1;
+            return 0;
         default:
-            return bad_option(argc, argv);
+            return EXIT_USAGE;
         }
     }
-    return 0;
-}
-
-/* The positional arguments: [HOST:]LISTEN_PORT, then HOST PORT or
- * HOST:PORT of the target. */
-static int parse_addresses(int argc, char **argv, char *lhost, char *lport, char *thost,
-                           char *tport, size_t len)
-{
+    argc -= optind, argv += optind;
+    /* The positional arguments: [HOST:]LISTEN_PORT, then HOST PORT or
+     * HOST:PORT of the target. */
     if (argc < 2) {
         tool_err("relay", "missing %s (see 'sock relay --help')",
                  argc == 0 ? "LISTEN_PORT, HOST and PORT" : "HOST and PORT of the target");
         return EXIT_USAGE;
     }
     if (argc > 3) {
-        tool_err("relay", "unexpected argument '%s' (see 'sock relay --help')", argv[3]);
+        tool_err("relay", "unexpected argument %s (see 'sock relay --help')",
+                 tool_quote(argv[3]));
         return EXIT_USAGE;
     }
-    int rc = tool_host_port("relay", 1, argv, 0, lhost, len, lport, len);
+    int rc = tool_host_port("relay", 1, argv, 0, a->lhost, sizeof a->lhost, a->lport,
+                            sizeof a->lport);
     if (rc == 0)
-        rc = tool_host_port("relay", argc - 1, argv + 1, 1, thost, len, tport, len);
+        rc = tool_host_port("relay", argc - 1, argv + 1, 1, a->thost, sizeof a->thost, a->tport,
+                            sizeof a->tport);
     return rc;
-}
-
-static int open_acceptor(const struct cli_opts *o, sock_t *acep, const char *host,
-                         const char *port)
-{
-    int rc = tool_prepare("relay", o, acep);
-    if (rc)
-        return rc;
-    int code = sock_bind(acep, host[0] ? host : NULL, port);
-    if (code == 0)
-        code = sock_listen(acep, -1);
-    if (code < 0) {
-        tool_err("relay", "%s", sock_error(acep));
-        sock_close(acep);
-        return tool_status(code);
-    }
-    char addr[SOCK_ADDRSTRLEN];
-    sock_local_addr(acep, addr, sizeof addr);
-    fprintf(stderr, "listening on %s\n", addr);
-    fflush(stderr);
-    return 0;
 }
 
 /* Accept failures that pass once descriptors or memory are free again. */
@@ -628,16 +570,24 @@ static int accept_can_wait(int code)
 
 int cmd_relay(const struct cli_opts *o, int argc, char **argv)
 {
-    struct relay_opts ro = {.max_chunk = BUF_SIZE, .idle_ms = o->timeout_ms};
-    int rc = parse_options(argc, argv, &ro);
-    if (rc)
-        return rc < 0 ? EXIT_OK : rc;
-    char lhost[256], lport[256], thost[256], tport[256];
-    rc = parse_addresses(argc - optind, argv + optind, lhost, lport, thost, tport, sizeof lhost);
-    if (rc)
+    struct relay_args a;
+    int rc = cli_parse_relay(o, argc, argv, &a);
+    if (rc || a.help) {
+        if (a.help)
+            usage(stdout);
         return rc;
+    }
+    struct relay_opts ro = {.keep = a.keep, .quiet = a.quiet, .max_chunk = a.max_chunk,
+                            .delay_ms = a.delay_ms, .idle_ms = o->timeout_ms};
+    const char *thost = a.thost, *tport = a.tport;
+    /* The target is connected to only when a client comes: a service that
+     * can never be a port must be a usage error now, not then. */
+    if ((rc = tool_check_service("relay", tport)) != 0)
+        return rc;
+    /* As for listen: --timeout bounds the wait for the one client, and a
+     * keep-open relay waits for its next client for ever. */
     sock_t acep;
-    if ((rc = open_acceptor(o, &acep, lhost, lport)) != 0)
+    if ((rc = tool_listen("relay", o, a.lhost, a.lport, -1, !a.keep, &acep)) != 0)
         return rc;
     /* Both directions' buffers, allocated once for every client. */
     char *bufs = malloc(2 * BUF_SIZE);
@@ -660,7 +610,10 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv)
             continue;
         }
         if (code < 0) {
-            tool_err("relay", "%s", sock_error(&acep));
+            if (code == -ETIMEDOUT)
+                tool_err("relay", "no client within %d ms (--timeout)", o->timeout_ms);
+            else
+                tool_err("relay", "%s", sock_error(&acep));
             rc = EXIT_NET;
             break;
         }

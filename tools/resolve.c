@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 #define MAX_ADDRS 64
@@ -18,49 +17,78 @@ static void usage(FILE *f)
             "Print every address the library would try for HOST and SERVICE (default 0),\n"
             "in order, with its family: what 'sock connect' tries, or with --passive what\n"
             "'sock listen' binds (HOST '*' is every local address).  -4/-6 restrict the\n"
-            "family as they do for connect.\n"
+            "family as they do for connect (before or after 'resolve').  SERVICE, when\n"
+            "given, is never empty.  --timeout does not apply (the system resolver's own\n"
+            "timeouts do): it is a usage error here.\n"
             "\n"
             "Exit status: 0 when the name resolves, 1 when the resolver fails, 2 on a\n"
             "usage error (bad port, missing HOST).\n");
 }
 
-int cmd_resolve(const struct cli_opts *o, int argc, char **argv)
+int cli_parse_resolve(const struct cli_opts *o, int argc, char **argv, struct resolve_args *a)
 {
     static const struct option opts[] = {{"passive", no_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int ch, passive = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+ph", opts, NULL)) != -1) {
+    *a = (struct resolve_args){.service = "0"};
+    int ch;
+    optind = 0;
+    while ((ch = tool_getopt("resolve", argc, argv, "ph", opts)) != -1) {
         if (ch == 'p') {
-            passive = 1;
-            continue;
+            a->passive = 1;
+        } else if (ch == 'h') {
+            a->help = 1;
+            return 0;
+        } else {
+            return EXIT_USAGE;
         }
-        if (ch == 'h') {
-            usage(stdout);
-            return EXIT_OK;
-        }
-        return tool_bad_option("resolve", argc, argv);
+    }
+    /* The system's resolver has its own timeouts; ours would mean nothing. */
+    if (o->timeout_ms >= 0) {
+        tool_err("resolve", "--timeout does not apply to resolve (see 'sock resolve --help')");
+        return EXIT_USAGE;
     }
     argc -= optind, argv += optind;
     if (argc < 1 || argc > 2) {
-        tool_err("resolve", argc < 1 ? "missing HOST (see 'sock resolve --help')"
-                                     : "unexpected argument (see 'sock resolve --help')");
+        if (argc < 1)
+            tool_err("resolve", "missing HOST (see 'sock resolve --help')");
+        else
+            tool_err("resolve", "unexpected argument %s (see 'sock resolve --help')",
+                     tool_quote(argv[2]));
         return EXIT_USAGE;
     }
+    a->host = argv[0];
+    if (argc == 2 && !*argv[1]) {
+        tool_err("resolve", "empty SERVICE: leave it out for 0, or give a port or a name");
+        return EXIT_USAGE;
+    }
+    if (argc == 2)
+        a->service = argv[1];
+    return 0;
+}
+
+int cmd_resolve(const struct cli_opts *o, int argc, char **argv)
+{
+    struct resolve_args a;
+    int rc = cli_parse_resolve(o, argc, argv, &a);
+    if (rc || a.help) {
+        if (a.help)
+            usage(stdout);
+        return rc;
+    }
     sock_t s;
-    int rc = tool_prepare("resolve", o, &s);
-    if (rc)
+    if ((rc = tool_prepare("resolve", o, &s)) != 0)
         return rc;
     sock_addr_t addrs[MAX_ADDRS];
-    const char *service = argc == 2 ? argv[1] : "0";
-    int n = sock_resolve(&s, argv[0], service, passive, addrs, MAX_ADDRS);
+    int n = sock_resolve(&s, a.host, a.service, a.passive, addrs, MAX_ADDRS);
     if (n < 0) {
         tool_err("resolve", "%s", sock_error(&s));
+        sock_close(&s);
         return tool_status(n);
     }
-    printf("%s %s: %d address%s, tried in this order by %s:\n", argv[0], service, n,
-           n == 1 ? "" : "es", passive ? "bind" : "connect");
+    sock_close(&s);
+    printf("%s %s: %d address%s, tried in this order by %s:\n", a.host, a.service, n,
+           n == 1 ? "" : "es", a.passive ? "bind" : "connect");
     for (int i = 0; i < n && i < MAX_ADDRS; i++)
         printf("  %2d  %-5s %s\n", i + 1, addrs[i].family == AF_INET6 ? "IPv6" : "IPv4",
                addrs[i].text);

@@ -4,13 +4,20 @@
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ------------------------------------------------------------- messages */
+
+/* A progress line is on the screen without its newline. */
+static volatile sig_atomic_t line_open;
 
 void tool_err(const char *cmd, const char *fmt, ...)
 {
@@ -19,8 +26,198 @@ void tool_err(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "sock %s: %s\n", cmd, line);
+    /* Input reaches messages also through the library's error text
+     * ("cannot resolve host ..."): a control character there must not
+     * break the line or the terminal. */
+    char safe[sizeof line * 4];
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)line; *c && o + 5 < sizeof safe; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            o += *c == '\n' ? (size_t)snprintf(safe + o, 5, "\\n")
+                             : (size_t)snprintf(safe + o, 5, "\\x%02x", *c);
+        else
+            safe[o++] = (char)*c;
+    }
+    safe[o] = '\0';
+    tool_line_end();
+    if (cmd)
+        fprintf(stderr, "sock %s: %s\n", cmd, safe);
+    else
+        fprintf(stderr, "sock: %s\n", safe);
 }
+
+/* "see 'sock CMD --help'", or for the global options "see 'sock --help'". */
+static const char *hint(const char *cmd)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "see 'sock %s%s--help'", cmd ? cmd : "", cmd ? " " : "");
+    return buf;
+}
+
+const char *tool_quote(const char *text)
+{
+    /* Each source character takes at most 4 ("\xNN"), plus quotes, "..."
+     * and the NUL. */
+    static char bufs[4][TOOL_QUOTE_CHARS * 4 + 8];
+    static unsigned next;
+    char *out = bufs[next++ % 4];
+    size_t o = 0, i = 0;
+    out[o++] = '\'';
+    for (; text[i] && i < TOOL_QUOTE_CHARS; i++) {
+        unsigned char c = (unsigned char)text[i];
+        const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
+                        : c == '\\' ? "\\\\" : NULL;
+        if (esc) {
+            memcpy(out + o, esc, 2);
+            o += 2;
+        } else if (c < 0x20 || c >= 0x7f) {
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (text[i]) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
+    return out;
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+static int number_error(const char *cmd, const char *name, const char *text, const char *unit,
+                        const char *range)
+{
+    tool_err(cmd, "%s %s: a number of %s from %s", name, tool_quote(text), unit, range);
+    return EXIT_USAGE;
+}
+
+int tool_parse_number(const char *cmd, const char *name, const char *text, long min, long max,
+                      const char *unit, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    /* strtol takes leading blanks and a '+'; a person's number has neither. */
+    if (!(*text >= '0' && *text <= '9') && *text != '-')
+        end = (char *)text;
+    if (end == text || *end || errno || v < min || v > max) {
+        char range[64];
+        snprintf(range, sizeof range, "%ld to %ld", min, max);
+        return number_error(cmd, name, text, unit, range);
+    }
+    *out = v;
+    return 0;
+}
+
+int tool_parse_decimal(const char *cmd, const char *name, const char *text, double min,
+                       double max, const char *unit, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!(*text >= '0' && *text <= '9') && *text != '-' && *text != '.')
+        end = (char *)text;
+    if (end == text || *end || errno || !isfinite(v) || !(v >= min && v <= max)) {
+        char range[64];
+        snprintf(range, sizeof range, "%g to %g", min, max);
+        return number_error(cmd, name, text, unit, range);
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- options */
+
+static int is_negative_number(const char *arg)
+{
+    return arg[0] == '-' && arg[1] && strspn(arg + 1, "0123456789") == strlen(arg + 1);
+}
+
+/* The long options that start with the name written (before any '='). */
+static int long_matches(const struct option *longopts, const char *name, size_t len, char *list,
+                        size_t listlen)
+{
+    int n = 0;
+    size_t used = 0;
+    list[0] = '\0';
+    for (const struct option *lo = longopts; lo && lo->name; lo++) {
+        if (strncmp(lo->name, name, len) != 0)
+            continue;
+        if (strlen(lo->name) == len)
+            return 1; /* an exact match is never ambiguous */
+        int k = snprintf(list + used, listlen - used, "%s--%s", n ? ", " : "", lo->name);
+        if (k > 0 && (size_t)k < listlen - used)
+            used += (size_t)k;
+        n++;
+    }
+    return n;
+}
+
+/* A bad long option: word is what was written ("--tim", "--trace=1"). */
+static void bad_long(const char *cmd, const char *word, int ch, const struct option *longopts)
+{
+    const char *name = word + 2;
+    size_t len = strcspn(name, "=");
+    char written[TOOL_QUOTE_CHARS + 8], list[256];
+    snprintf(written, sizeof written, "--%.*s", (int)(len < TOOL_QUOTE_CHARS ? len : TOOL_QUOTE_CHARS), name);
+    if (len > TOOL_QUOTE_CHARS)
+        strcat(written, "...");
+    int n = long_matches(longopts, name, len, list, sizeof list);
+    if (ch == ':')
+        tool_err(cmd, "option '%s' needs a value (%s)", written, hint(cmd));
+    else if (n > 1)
+        tool_err(cmd, "option '%s' is ambiguous: %s (%s)", written, list, hint(cmd));
+    else if (n == 1 && name[len] == '=')
+        tool_err(cmd, "option '%s' takes no value (%s)", written, hint(cmd));
+    else
+        tool_err(cmd, "unknown option %s (%s)", tool_quote(word), hint(cmd));
+}
+
+/* A bad short option: letter in word ("-k" or a combination like "-kx"). */
+static void bad_short(const char *cmd, const char *word, int ch, int letter)
+{
+    char in[TOOL_QUOTE_CHARS * 4 + 16] = "";
+    if (strlen(word) > 2)
+        snprintf(in, sizeof in, " in %s", tool_quote(word));
+    if (ch == ':')
+        tool_err(cmd, "option '-%c'%s needs a value (%s)", letter, in, hint(cmd));
+    else if (letter == '4' || letter == '6')
+        tool_err(cmd, "option '-%c'%s: a global option is a word of its own ('-%c')", letter,
+                 in, letter);
+    else if (letter > 0x20 && letter < 0x7f)
+        tool_err(cmd, "unknown option '-%c'%s (%s)", letter, in, hint(cmd));
+    else
+        tool_err(cmd, "unknown option '-\\x%02x'%s (%s)", letter & 0xff, in, hint(cmd));
+}
+
+int tool_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts)
+{
+    char spec[64];
+    snprintf(spec, sizeof spec, "+:%s", shortopts);
+    /* getopt stays on a word while it takes the letters of a combination
+     * ("-kq"), and moves past it after the last: the word being read is
+     * the one optind names before the call (optind 0 is a fresh start). */
+    int at = optind > 0 ? optind : 1;
+    opterr = 0;
+    int ch = getopt_long(argc, argv, spec, longopts, NULL);
+    if (ch != '?' && ch != ':')
+        return ch;
+    const char *word = at < argc ? argv[at] : "";
+    if (is_negative_number(word))
+        tool_err(cmd, "invalid port %s: a number from 0 to 65535 or a service name",
+                 tool_quote(word));
+    else if (word[0] == '-' && word[1] == '-')
+        bad_long(cmd, word, ch, longopts);
+    else
+        bad_short(cmd, word, ch, optopt);
+    return '?';
+}
+
+/* ---------------------------------------------------------- HOST and PORT */
 
 /* A port is a number 0..65535 or a service name (a letter first, then
  * letters, digits, '-' or '_').  Anything starting with a digit or a sign
@@ -42,55 +239,127 @@ static int valid_port(const char *p)
     return 1;
 }
 
+static int copy_part(const char *cmd, const char *what, const char *text, char *dst, size_t cap)
+{
+    if (strlen(text) >= cap) {
+        tool_err(cmd, "%s %s is too long (%zu characters at most)", what, tool_quote(text), cap - 1);
+        return EXIT_USAGE;
+    }
+    strcpy(dst, text);
+    return 0;
+}
+
+/* HOST:PORT or [IPv6]:PORT in one argument. */
+static int split_one(const char *cmd, const char *arg, char *host, size_t hostlen, char *port,
+                     size_t portlen)
+{
+    if (strncmp(arg, "[]", 2) == 0) {
+        tool_err(cmd, "empty brackets in %s: write [IPv6]:PORT (e.g. [::1]:8080)", tool_quote(arg));
+        return EXIT_USAGE;
+    }
+    /* The library says only -EINVAL for a part that does not fit. */
+    if (strlen(arg) >= hostlen) {
+        tool_err(cmd, "address %s is too long (%zu characters at most)", tool_quote(arg),
+                 hostlen - 1);
+        return EXIT_USAGE;
+    }
+    if (sock_split_hostport(arg, host, hostlen, port, portlen) < 0) {
+        tool_err(cmd,
+                 "invalid address %s: write HOST PORT, HOST:PORT or [IPv6]:PORT (e.g. [::1]:8080)",
+                 tool_quote(arg));
+        return EXIT_USAGE;
+    }
+    if (!*port) {
+        tool_err(cmd, "missing PORT after the ':' in %s", tool_quote(arg));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The HOST of the two-argument form is a bare name or address: "::1" is
+ * one, but "[::1]" or "h:80" followed by a PORT are a mix of both forms. */
+static int bare_host(const char *cmd, const char *h, const char *next)
+{
+    const char *colon = strchr(h, ':');
+    if (colon && !strchr(colon + 1, ':') && valid_port(colon + 1)) {
+        tool_err(cmd, "unexpected argument %s after %s (%s)", tool_quote(next),
+                 tool_quote(h), hint(cmd));
+        return EXIT_USAGE;
+    }
+    if (h[0] == '[' || (colon && !strchr(colon + 1, ':'))) {
+        tool_err(cmd,
+                 "invalid HOST %s before a PORT: write HOST PORT, HOST:PORT or [IPv6]:PORT",
+                 tool_quote(h));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 int tool_host_port(const char *cmd, int argc, char **argv, int need_host, char *host,
                    size_t hostlen, char *port, size_t portlen)
 {
+    int rc;
     if (argc == 0) {
-        tool_err(cmd, "missing %s (see 'sock %s --help')", need_host ? "HOST and PORT" : "PORT",
-                 cmd);
+        tool_err(cmd, "missing %s (%s)", need_host ? "HOST and PORT" : "PORT", hint(cmd));
         return EXIT_USAGE;
     }
     if (argc > 2) {
-        tool_err(cmd, "unexpected argument '%s' (see 'sock %s --help')", argv[2], cmd);
+        tool_err(cmd, "unexpected argument %s (%s)", tool_quote(argv[2]), hint(cmd));
         return EXIT_USAGE;
     }
     if (argc == 2) {
-        if (strlen(argv[0]) >= hostlen || strlen(argv[1]) >= portlen) {
-            int bad = strlen(argv[0]) >= hostlen ? 0 : 1;
-            tool_err(cmd, "%s '%.40s...' is too long (%zu characters at most)",
-                     bad ? "PORT" : "HOST", argv[bad], (bad ? portlen : hostlen) - 1);
+        if ((rc = bare_host(cmd, argv[0], argv[1])) != 0 ||
+            (rc = copy_part(cmd, "HOST", argv[0], host, hostlen)) != 0 ||
+            (rc = copy_part(cmd, "PORT", argv[1], port, portlen)) != 0)
+            return rc;
+        if (!*port) {
+            tool_err(cmd, "missing PORT: the PORT after %s is empty", tool_quote(host));
             return EXIT_USAGE;
         }
-        strcpy(host, argv[0]);
-        strcpy(port, argv[1]);
     } else if (strchr(argv[0], ':') || argv[0][0] == '[') {
-        if (sock_split_hostport(argv[0], host, hostlen, port, portlen) < 0) {
-            tool_err(cmd,
-                     "invalid address '%s': write HOST PORT, HOST:PORT or [IPv6]:PORT "
-                     "(e.g. [::1]:8080)",
-                     argv[0]);
-            return EXIT_USAGE;
-        }
-        if (!*port)
-            strcpy(port, "0");
+        if ((rc = split_one(cmd, argv[0], host, hostlen, port, portlen)) != 0)
+            return rc;
     } else if (!need_host) {
         host[0] = '\0';
-        if (strlen(argv[0]) >= portlen) {
-            tool_err(cmd, "PORT '%.40s...' is too long (%zu characters at most)", argv[0],
-                     portlen - 1);
-            return EXIT_USAGE;
-        }
-        strcpy(port, argv[0]);
+        if ((rc = copy_part(cmd, "PORT", argv[0], port, portlen)) != 0)
+            return rc;
     } else {
-        tool_err(cmd, "missing PORT after '%s' (write HOST PORT or HOST:PORT)", argv[0]);
+        tool_err(cmd, "missing PORT after %s (write HOST PORT or HOST:PORT)", tool_quote(argv[0]));
         return EXIT_USAGE;
     }
     if (need_host && !*host) {
-        tool_err(cmd, "missing HOST in '%s'", argv[0]);
+        tool_err(cmd, "missing HOST in %s", tool_quote(argv[0]));
         return EXIT_USAGE;
     }
     if (!valid_port(port)) {
-        tool_err(cmd, "invalid port '%s': a number from 0 to 65535 or a service name", port);
+        tool_err(cmd, "invalid port %s: a number from 0 to 65535 or a service name",
+                 tool_quote(port));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int tool_check_service(const char *cmd, const char *port)
+{
+    if (*port >= '0' && *port <= '9')
+        return 0; /* tool_host_port() checked the range */
+    if (getservbyname(port, "tcp"))
+        return 0;
+    tool_err(cmd, "unknown service %s: not a TCP service of this system (/etc/services); give "
+                  "a port number",
+             tool_quote(port));
+    return EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------- handles */
+
+static int prepare(const char *cmd, int family, int timeout_ms, sock_t *s)
+{
+    sock_init(s);
+    if ((family != AF_UNSPEC && sock_set_family(s, family) < 0) ||
+        (timeout_ms >= 0 && sock_set_timeout(s, timeout_ms) < 0)) {
+        tool_err(cmd, "%s", sock_error(s));
+        sock_close(s);
         return EXIT_USAGE;
     }
     return 0;
@@ -98,12 +367,28 @@ int tool_host_port(const char *cmd, int argc, char **argv, int need_host, char *
 
 int tool_prepare(const char *cmd, const struct cli_opts *o, sock_t *s)
 {
-    sock_init(s);
-    if ((o->family != AF_UNSPEC && sock_set_family(s, o->family) < 0) ||
-        (o->timeout_ms >= 0 && sock_set_timeout(s, o->timeout_ms) < 0)) {
-        tool_err(cmd, "%s", sock_error(s));
-        return EXIT_USAGE;
+    return prepare(cmd, o->family, o->timeout_ms, s);
+}
+
+int tool_listen(const char *cmd, const struct cli_opts *o, const char *host, const char *port,
+                int backlog, int bound_accept, sock_t *acep)
+{
+    int rc = prepare(cmd, o->family, bound_accept ? o->timeout_ms : -1, acep);
+    if (rc)
+        return rc;
+    int code = sock_bind(acep, host[0] ? host : NULL, port);
+    if (code == 0)
+        code = sock_listen(acep, backlog);
+    if (code < 0) {
+        tool_err(cmd, "%s", sock_error(acep));
+        sock_close(acep);
+        return tool_status(code);
     }
+    char addr[SOCK_ADDRSTRLEN];
+    sock_local_addr(acep, addr, sizeof addr);
+    tool_line_end();
+    fprintf(stderr, "listening on %s\n", addr);
+    fflush(stderr);
     return 0;
 }
 
@@ -117,19 +402,56 @@ void tool_trace_on(void)
     sock_set_trace(sock_trace_to_stderr, NULL);
 }
 
-int tool_bad_option(const char *cmd, int argc, char **argv)
-{
-    const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-    if (optopt && strchr("T", optopt) == NULL && opt[0] == '-' && opt[1] != '-' && opt[1])
-        tool_err(cmd, "unknown option '-%c' (see 'sock %s --help')", optopt, cmd);
-    else
-        tool_err(cmd, "unknown option or missing value: '%s' (see 'sock %s --help')", opt, cmd);
-    return EXIT_USAGE;
-}
-
 double tool_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------- progress line */
+
+void tool_line_draw(const char *text)
+{
+    if (isatty(STDERR_FILENO)) {
+        /* In place: back to the start of the line, the text, and erase
+         * what a longer earlier line left after it. */
+        fprintf(stderr, "\r%s\033[K", text);
+        line_open = 1;
+    } else {
+        fprintf(stderr, "%s\n", text);
+    }
+    fflush(stderr);
+}
+
+void tool_line_end(void)
+{
+    if (!line_open)
+        return;
+    line_open = 0;
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void tool_line_end_signal(void)
+{
+    if (!line_open)
+        return;
+    line_open = 0;
+    ssize_t w = write(STDERR_FILENO, "\n", 1);
+    (void)w;
+}
+
+/* ---------------------------------------------------------- standard output */
+
+int tool_stdout_close(void)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+    int err = errno ? errno : EIO;
+    if (!failed || err == EPIPE)
+        return 0;
+    tool_line_end();
+    fprintf(stderr, "sock: cannot write standard output: %s\n", strerror(err));
+    return EXIT_NET;
 }

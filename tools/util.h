@@ -1,5 +1,9 @@
 /*
  * util.h - small helpers shared by the subcommands of the `sock` tool.
+ *
+ * Every message that shows a person's input goes through tool_quote(), and
+ * every number option through tool_parse_number(), so that bad input is
+ * named the same way everywhere.
  */
 #ifndef SOCK_TOOL_UTIL_H
 #define SOCK_TOOL_UTIL_H
@@ -7,31 +11,100 @@
 #include "cli.h"
 #include "sock.h"
 
-/* Print "sock CMD: message" on stderr (printf-style), one line. */
+#include <getopt.h>
+
+/* The most characters of a person's input that a message repeats. */
+#define TOOL_QUOTE_CHARS 40
+
+/* Print "sock CMD: message" (cmd NULL: "sock: message") on stderr,
+ * printf-style, one line: control characters in the text, also those of
+ * the library's error text, are escaped.  A progress line being drawn is
+ * ended first, so the message has its own. */
 void tool_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* text in single quotes, fit for a one-line message: control characters
+ * and other bytes outside printable ASCII escaped (\n, \t, \xNN), and cut
+ * after TOOL_QUOTE_CHARS characters with "..." after it.  The result lives
+ * in one of 4 static buffers: valid until the fourth call after this one
+ * (enough for one message; the tool is single-threaded where it prints). */
+const char *tool_quote(const char *text);
+
+/* Parse text, the value of option name ("--timeout") of command cmd, as a
+ * whole decimal number from min to max.  unit names what it counts
+ * ("milliseconds", "bytes", ...).  Returns 0 with *out set, or EXIT_USAGE
+ * after one line such as
+ *   sock echo: --backlog '0': a number of connections from 1 to 65535 */
+int tool_parse_number(const char *cmd, const char *name, const char *text, long min, long max,
+                      const char *unit, long *out);
+
+/* Ditto for a decimal fraction ("0.5"), with the same message. */
+int tool_parse_decimal(const char *cmd, const char *name, const char *text, double min,
+                       double max, const char *unit, double *out);
+
+/* getopt_long() in "+" mode (options before the first operand) with the
+ * tool's messages: returns the next option as getopt_long does, -1 at the
+ * end, or '?' after printing one line that names the bad option exactly:
+ * the letter of a combined short option ("-kx": '-x'), the long option as
+ * written (unknown, ambiguous with its candidates, missing or unwanted
+ * value), or a negative number taken for an option (an invalid port).
+ * The caller resets getopt (optind = 0) before its first call, and returns
+ * EXIT_USAGE on '?'.  shortopts is given without the leading "+:". */
+int tool_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts);
+
 /* Turn the positional arguments [HOST] PORT, or a single HOST:PORT, into
- * host and port.  need_host: HOST is required (connect); otherwise it may be
- * left out (listen: every local address).  Returns 0, or EXIT_USAGE after
+ * host and port: the one parser of every command.  need_host: HOST is
+ * required (connect, a relay target); otherwise it may be left out or
+ * empty (":8080": every local address).  The rules: PORT is a number 0 to
+ * 65535 or a service name, and never empty ("host:" and "host ''" are
+ * errors); an IPv6 address with a port is written in brackets, and the
+ * brackets are never empty; in the two-argument form HOST is a bare name
+ * or address (no brackets, no ":PORT").  Returns 0, or EXIT_USAGE after
  * printing a one-line error naming the culprit. */
 int tool_host_port(const char *cmd, int argc, char **argv, int need_host, char *host,
                    size_t hostlen, char *port, size_t portlen);
 
+/* A PORT that tool_host_port() accepted can be turned into a number here:
+ * a number, or a service name in the system's services database (no DNS
+ * lookup).  For a relay, whose target is only connected to when a client
+ * arrives.  Returns 0, or EXIT_USAGE after printing what was wrong. */
+int tool_check_service(const char *cmd, const char *port);
+
 /* Apply the global options (--timeout, -4/-6) to a new handle. */
 int tool_prepare(const char *cmd, const struct cli_opts *o, sock_t *s);
+
+/* The listener of listen, echo and relay: a new handle with -4/-6 applied
+ * (and --timeout on its accepts when bound_accept), bound to host (every
+ * local address when empty) and port, listening with backlog (-1: the
+ * library's default); then "listening on ADDR" on stderr with the real
+ * port.  Returns 0, or the exit status after printing the library's error
+ * (acep is then closed). */
+int tool_listen(const char *cmd, const struct cli_opts *o, const char *host, const char *port,
+                int backlog, int bound_accept, sock_t *acep);
 
 /* The exit status for a library failure: EXIT_USAGE when the input was
  * bad (an invalid port or address), EXIT_NET otherwise. */
 int tool_status(int code);
-
-/* After getopt_long() returned '?': print one line naming the bad option
- * and return EXIT_USAGE (the subcommands leave opterr at 0). */
-int tool_bad_option(const char *cmd, int argc, char **argv);
 
 /* Seconds of CLOCK_MONOTONIC: for durations and deadlines only. */
 double tool_now(void);
 
 /* Install the step trace on stderr (--trace). */
 void tool_trace_on(void);
+
+/* The progress line on stderr: tool_line_draw() replaces it with text (on
+ * a terminal in place, with \r and an erase to the end of the line;
+ * elsewhere one line per call); tool_line_end() finishes it with a newline
+ * if one is open.  tool_line_end_signal() does the same from a signal
+ * handler (one write(), nothing else). */
+void tool_line_draw(const char *text);
+void tool_line_end(void);
+void tool_line_end_signal(void);
+
+/* Standard output at the end of a command: flush it and report a failure
+ * (a full disk, an I/O error) in one line.  A reader that went away
+ * (EPIPE) is a normal end for a pipeline tool and is not reported.
+ * Returns 0, or EXIT_NET after the message. */
+int tool_stdout_close(void);
 
 #endif

@@ -166,3 +166,62 @@ Test(echo, bad_input_exit_2_naming_the_culprit, .timeout = 30)
         free(err);
     }
 }
+
+/* Issue 9: --timeout means nothing to a server of many clients; it is a
+ * usage error that points at --idle-timeout, and --backlog names its own
+ * range and unit, not the milliseconds of another option. */
+Test(echo, timeout_and_backlog_say_what_they_are, .timeout = 30)
+{
+    char *err = NULL;
+    char *t[] = {(char *)sock_bin(), "--timeout", "500", "echo", "127.0.0.1", "0", NULL};
+    int st = proc_run(t, NULL, 0, NULL, NULL, &err, 5000);
+    cr_expect_eq(st, 2, "exit %d: %s", st, err);
+    cr_expect(err && strstr(err, "--idle-timeout") && !strstr(err, "listening on"), "%s", err);
+    free(err);
+    char *b[] = {(char *)sock_bin(), "echo", "--backlog", "0", "0", NULL};
+    st = proc_run(b, NULL, 0, NULL, NULL, &err, 5000);
+    cr_expect_eq(st, 2, "exit %d: %s", st, err);
+    cr_expect(err && strstr(err, "connections from 1 to 65535") && !strstr(err, "86400000"), "%s",
+              err);
+    free(err);
+}
+
+/* Is anybody listening on 127.0.0.1:port?  One connect, bounded. */
+static int accepting(const char *port)
+{
+    sock_t c;
+    sock_init(&c);
+    sock_set_timeout(&c, 2000);
+    int rc = sock_connect(&c, "127.0.0.1", port);
+    sock_close(&c);
+    return rc == 0;
+}
+
+/* Issue 9: Ctrl-C pressed again during the grace period ends the stop at
+ * once, and the counts line says so (a client that never closes would
+ * otherwise hold it for the whole grace period). */
+Test(echo, second_sigint_ends_the_grace_period, .timeout = 30)
+{
+    struct echo_server e;
+    start(&e, "127.0.0.1");
+    sock_t c;
+    client(&c, "127.0.0.1", e.port);
+    expect_echo(&c, "stay\n");
+    cr_assert_eq(kill(e.p.pid, SIGINT), 0);
+    /* The first SIGINT has been handled once the listener is gone (two
+     * signals sent at once would merge into one). */
+    int gone = 0;
+    for (int i = 0; i < 200 && !gone; i++) {
+        gone = !accepting(e.port);
+        if (!gone)
+            usleep(10000);
+    }
+    cr_assert(gone, "the listener outlived the first SIGINT");
+    cr_assert_eq(kill(e.p.pid, SIGINT), 0);
+    proc_wait_for(e.p.err, "failed accepts", e.log, sizeof e.log, 10000);
+    cr_expect_eq(proc_wait(&e.p, 10000), 0, "%s", e.log);
+    cr_expect(strstr(e.log, "stopped by SIGINT and a second SIGINT") &&
+                  strstr(e.log, "1 cut off at the second SIGINT"),
+              "%s", e.log);
+    sock_close(&c);
+}

@@ -260,3 +260,111 @@ Test(pump, blocking_socket_as_stdin_and_stdout, .timeout = 60)
     cr_expect(WIFEXITED(cst) && WEXITSTATUS(cst) == 0, "sock connect did not end cleanly");
     cr_expect_eq(lst, 0, "sock listen exit %d", lst);
 }
+
+/* ------------------------------------------------------------------ issue 9 */
+
+#include <poll.h>
+#include <pty.h>
+
+/* Run `sock connect 127.0.0.1 port` with stderr on a new terminal (a pty),
+ * and stdin and stdout on it too when interactive, else on a pipe (kept
+ * open: *in_w) and /dev/null.  Returns the child; the terminal's master
+ * side in *master. */
+static pid_t connect_on_pty(const char *port, int interactive, int *master, int *in_w)
+{
+    int m, s, p[2];
+    cr_assert_eq(openpty(&m, &s, NULL, NULL, NULL), 0, "openpty: %s", strerror(errno));
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        setsid();
+        dup2(interactive ? s : p[0], 0);
+        dup2(interactive ? s : nul, 1);
+        dup2(s, 2);
+        close(m), close(p[1]);
+        execl(sock_bin(), sock_bin(), "connect", "127.0.0.1", port, (char *)NULL);
+        _exit(127);
+    }
+    close(s), close(p[0]);
+    *master = m;
+    *in_w = p[1];
+    return pid;
+}
+
+/* What the terminal showed until the child ended (at most 10 s). */
+static void read_pty(int master, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 1000 && used + 1 < len; i++) {
+        struct pollfd pf = {.fd = master, .events = POLLIN};
+        if (poll(&pf, 1, 10) == 0)
+            continue;
+        ssize_t n = read(master, buf + used, len - 1 - used);
+        if (n <= 0)
+            break; /* EIO: the child's side is closed */
+        used += (size_t)n;
+        buf[used] = '\0';
+    }
+}
+
+/* Issue 9: with a terminal on standard input (a person typing), progress
+ * stays off by default: it would land in the middle of the typed text. */
+Test(pump, no_progress_by_default_in_an_interactive_session, .timeout = 30)
+{
+    sock_t acep, peer;
+    char port[8];
+    lib_listener(&acep, port, sizeof port);
+    int master, in_w;
+    pid_t pid = connect_on_pty(port, 1, &master, &in_w);
+    cr_assert_eq(sock_accept(&acep, &peer), 0, "%s", sock_error(&acep));
+    cr_assert_eq(sock_send_all(&peer, "hi\n", 3, NULL), 0);
+    sock_close(&peer);
+    char screen[4096];
+    read_pty(master, screen, sizeof screen);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, screen);
+    cr_expect(strstr(screen, "hi") && !strstr(screen, "MiB"), "progress shown: '%s'", screen);
+    close(master), close(in_w);
+    sock_close(&acep);
+}
+
+/* Issue 9: a transfer between pipes watched on a terminal shows progress,
+ * and Ctrl-C (SIGINT) finishes its line before the process ends. */
+Test(pump, progress_line_finished_on_sigint, .timeout = 30)
+{
+    sock_t acep, peer;
+    char port[8];
+    lib_listener(&acep, port, sizeof port);
+    int master, in_w;
+    pid_t pid = connect_on_pty(port, 0, &master, &in_w);
+    cr_assert_eq(sock_accept(&acep, &peer), 0, "%s", sock_error(&acep));
+    cr_assert_eq(sock_send_all(&peer, "data\n", 5, NULL), 0);
+    /* Wait for the first progress line, then interrupt. */
+    char screen[4096] = "";
+    size_t used = 0;
+    for (int i = 0; i < 500 && !strstr(screen, "MiB/s"); i++) {
+        struct pollfd pf = {.fd = master, .events = POLLIN};
+        if (poll(&pf, 1, 10) <= 0)
+            continue;
+        ssize_t n = read(master, screen + used, sizeof screen - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        screen[used] = '\0';
+    }
+    cr_assert(strstr(screen, "MiB/s"), "no progress line: '%s'", screen);
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    read_pty(master, screen + used, sizeof screen - used);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "status %#x", st);
+    size_t len = strlen(screen);
+    cr_expect(len > 0 && screen[len - 1] == '\n', "line not finished: '%s'", screen);
+    close(master), close(in_w);
+    sock_close(&peer);
+    sock_close(&acep);
+}

@@ -720,7 +720,12 @@ Test(relay, bad_input_exit_2, .timeout = 120)
         {{"--delay", "-5", "0", "127.0.0.1", "80"}, "--delay '-5'"},
         {{"--delay"}, "--delay"},
         {{"::1", "127.0.0.1", "80"}, "::1"},
-        {{"-4", "0", "127.0.0.1", "80"}, "global option"},
+        /* The target must be able to work before the relay listens. */
+        {{"0", "127.0.0.1", "nosuchservice-xyz"}, "unknown service 'nosuchservice-xyz'"},
+        {{"0", "127.0.0.1:80", "extra"}, "unexpected argument 'extra'"},
+        {{"0", "127.0.0.1:"}, "missing PORT"},
+        {{"0", "[]:80"}, "empty brackets"},
+        {{"-k4", "0", "127.0.0.1", "80"}, "'-4' in '-k4'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *argv[12] = {(char *)b, "relay"};
