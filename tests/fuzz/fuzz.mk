@@ -14,11 +14,7 @@
 FUZZ_BUILD         := build/fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
-# The demo's packet parser joins once tools/demo/packet.c exists (branch
-# h/demo makes it callable on its own), the tool's parsers once tools/cli.h
-# declares them (branch h/tool).
-FUZZ_TARGETS       := hostport resolve $(if $(wildcard tools/demo/packet.c),demo_packet) \
-                      $(if $(shell grep -l cli_parse_connect tools/cli.h 2>/dev/null),cli)
+FUZZ_TARGETS       := hostport resolve demo_packet cli
 FUZZ_CFLAGS        := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all \
                       -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_BIN           := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)
