@@ -266,6 +266,10 @@ Test(demo, bad_options_exit_2, .timeout = 60)
     bad_option("--svg", NULL, "--svg");
     bad_option("extra", NULL, "extra");
     bad_option("--svg", "/nonexistent-dir/x.svg", "/nonexistent-dir/x.svg");
+    /* A bad letter in a combination is named itself, not the word. */
+    bad_option("-x4", NULL, "'-x'");
+    bad_option("-4x", NULL, "'-x'");
+    bad_option("--lang", "\x01\n", "\\x01\\n");
 }
 
 /* ----------------------------------------------------- the packet parser */

@@ -7,6 +7,7 @@
  * says about their sockets.  Then it draws the step.
  */
 #include "../cli.h"
+#include "../util.h"
 #include "demo.h"
 
 #include <arpa/inet.h>
@@ -90,9 +91,9 @@ static int parse_opts(const struct cli_opts *o, int argc, char **argv, struct de
     opt->lang_es = demo_text_env_spanish();
 
     optind = 0; /* glibc: start afresh, main.c may have used getopt */
-    opterr = 0; /* our own one-line messages */
     int c;
-    while ((c = getopt_long(argc, argv, "+:46h", longs, NULL)) != -1) {
+    /* tool_getopt names a bad option exactly, as every command does. */
+    while ((c = tool_getopt("demo", argc, argv, "46h", longs)) != -1) {
         switch (c) {
         case 'n': opt->netns = 1; break;
         case 's': opt->step = 1; break;
@@ -107,24 +108,16 @@ static int parse_opts(const struct cli_opts *o, int argc, char **argv, struct de
             else if (!strcmp(optarg, "en"))
                 opt->lang_es = 0;
             else {
-                fprintf(stderr, "sock demo: --lang: unknown language '%s' (use es or en)\n", optarg);
+                tool_err("demo", "--lang: unknown language %s (use es or en)", tool_quote(optarg));
                 return EXIT_USAGE;
             }
             break;
-        case ':':
-            fprintf(stderr, "sock demo: option '%s' needs an argument\n", argv[optind - 1]);
-            return EXIT_USAGE;
         default:
-            if (optopt)
-                fprintf(stderr, "sock demo: unknown option '-%c' (see sock demo --help)\n", optopt);
-            else
-                fprintf(stderr, "sock demo: unknown option '%s' (see sock demo --help)\n",
-                        argv[optind - 1]);
             return EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "sock demo: unexpected argument '%s' (see sock demo --help)\n", argv[optind]);
+        tool_err("demo", "unexpected argument %s (see 'sock demo --help')", tool_quote(argv[optind]));
         return EXIT_USAGE;
     }
     if (opt->netns && opt->family == AF_INET6) {
