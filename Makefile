@@ -62,7 +62,7 @@ THREADS := $(BUILD)/threads
 STRESS  := $(BUILD)/test-stress
 
 .PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
-        install uninstall clean asan clang-check stress
+        install uninstall clean clang-check stress
 
 # The test binaries need Criterion; a plain `make` on a machine without it
 # still builds the library and the tool (`make test` installs Criterion).
@@ -77,13 +77,17 @@ tool: $(TOOL)
 examples: $(EX_BIN)
 tests: $(UNIT) $(TOOLT) $(THREADS)
 
-$(BUILD)/%.o: %.c include/sock.h $(wildcard src/*.h tools/*.h tools/*/*.h bench/*.h tests/*/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+# Every object records the headers it really includes (-MMD), and a header
+# that disappears does not break the build (-MP).
+DEPFLAGS = -MMD -MP
 
-$(BUILD)/pic/%.o: %.c include/sock.h $(wildcard src/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DSOCK_BUILDING_SHARED -c $< -o $@
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DSOCK_BUILDING_SHARED -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -99,9 +103,9 @@ $(TOOL): $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC)
 $(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(BUILD)/tools/util.o $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/examples/%: examples/%.c $(STATIC) include/sock.h
+$(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
 $(UNIT): $(UNIT_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_OBJ) $(STATIC) -lcriterion $(LDLIBS)
@@ -120,17 +124,21 @@ $(STRESS): $(STRESS_OBJ) $(STATIC)
 
 # The thread scenarios as a plain program: Criterion cannot start under
 # ThreadSanitizer, so `make tsan` runs this one (see tests/tsan/threads.c).
-$(THREADS): tests/tsan/threads.c $(STATIC) include/sock.h
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+$(THREADS): tests/tsan/threads.c $(STATIC)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
 $(BUILD)/bench-peers/%: bench/peers/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# sock.pc for PREFIX/LIBDIR/INCDIR, written by the build and by install
+# (which may be given another PREFIX) with the same substitution.
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+               -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' sock.pc.in
 
 $(BUILD)/sock.pc: sock.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SUBST) > $@
 
 # ---------------------------------------------------------------- tests
 
@@ -199,8 +207,7 @@ install: lib tool
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libsock.so.$(VERSION)
 	ln -sf libsock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsock.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' sock.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc
+	$(PC_SUBST) > $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/sock
 	if [ -f docs/sock.1 ]; then install -m 644 docs/sock.1 $(DESTDIR)$(MANDIR)/man1/sock.1; fi
 
@@ -213,3 +220,6 @@ clean:
 	rm -rf build
 
 include tests/fuzz/fuzz.mk
+
+# The headers each object includes, as recorded by -MMD.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
