@@ -1,12 +1,12 @@
 /*
  * fuzz_cli.c - the option and number parsing of the `sock` tool: the
  * global options (tool_parse_globals), each command's parser
- * (cli_parse_connect, _listen, _echo, _relay, _resolve) and the number
+ * (cli_parse_connect, _listen, _echo, _relay, _resolve, demo_parse_opts) and the number
  * parsers every option goes through (tool_parse_number, _decimal).
  *
  * Input: words separated by '\n' (at most 64).  The first word picks the
  * parser:
- *   connect|listen|echo|relay|resolve WORDS...   that command's parser, with
+ *   connect|listen|echo|relay|resolve|demo W...  that command's parser, with
  *                                                 the default global options
  *   number TEXT / decimal TEXT                    the number parsers, over a
  *                                                 few ranges
@@ -27,6 +27,7 @@
 #include "harness.h"
 
 #include "cli.h"
+#include "demo/demo.h"
 #include "util.h"
 
 #include <limits.h>
@@ -169,10 +170,27 @@ static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char 
         if (rc == 0)
             snprintf(fields, flen, "%d|%d|%s|%s", a.help, a.help ? 0 : a.passive,
                      a.help ? "" : a.host, a.help ? "" : a.service);
+    } else if (strcmp(cmd, "demo") == 0) {
+        struct demo_opts a;
+        rc = demo_parse_opts(o, argc, argv, &a);
+        capture_end(saved);
+        if (rc == 0 && !a.help) {
+            fuzz_check(a.family == AF_INET || a.family == AF_INET6, "demo family %d", a.family);
+            fuzz_check(!(a.netns && a.family == AF_INET6), "demo --netns with -6 accepted");
+            fuzz_check(a.lang_es == 0 || a.lang_es == 1, "demo lang %d", a.lang_es);
+            /* --svg FILE or --svg=FILE: inside one of argv's words. */
+            int in_argv = !a.svg;
+            for (int i = 0; i < argc; i++)
+                in_argv |= a.svg >= argv[i] && a.svg <= argv[i] + strlen(argv[i]);
+            fuzz_check(in_argv, "demo --svg does not point into argv");
+        }
+        if (rc == 0)
+            snprintf(fields, flen, "%d|%d|%d|%d|%d|%d|%s", a.help, a.netns, a.step, a.abort_mode,
+                     a.family, a.lang_es, a.svg ? a.svg : "");
     } else {
         capture_end(saved);
         fields[0] = '\0';
-        return -1; /* not a command with a parser (bench, demo, unknown) */
+        return -1; /* not a command with a parser (bench, unknown) */
     }
     if (rc != 0)
         fields[0] = '\0';
@@ -338,7 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_decimal(argc > 2 ? argv[2] : "");
     else if (strcmp(first, "connect") == 0 || strcmp(first, "listen") == 0 ||
              strcmp(first, "echo") == 0 || strcmp(first, "relay") == 0 ||
-             strcmp(first, "resolve") == 0)
+             strcmp(first, "resolve") == 0 || strcmp(first, "demo") == 0)
         check_parser(first, &default_opts, argc - 1, argv + 1);
     else
         check_globals(argc, argv);

@@ -35,12 +35,6 @@ static const char request[] = "GET /hola\n";
 static const char extra_data[] = "and more\n";
 static const char reply[] = "HOLA 200 ok\n";
 
-struct demo_opts {
-    int netns, step, abort_mode, family;
-    const char *svg;
-    int lang_es;
-};
-
 struct ctx {
     struct demo_opts opt;
     struct demo_run run;
@@ -78,7 +72,7 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_opts(const struct cli_opts *o, int argc, char **argv, struct demo_opts *opt)
+int demo_parse_opts(const struct cli_opts *o, int argc, char **argv, struct demo_opts *opt)
 {
     static const struct option longs[] = {
         {"netns", no_argument, NULL, 'n'}, {"step", no_argument, NULL, 's'},
@@ -101,7 +95,7 @@ static int parse_opts(const struct cli_opts *o, int argc, char **argv, struct de
         case 'a': opt->abort_mode = 1; break;
         case '4': opt->family = AF_INET; break;
         case '6': opt->family = AF_INET6; break;
-        case 'h': usage(stdout); return -1;
+        case 'h': opt->help = 1; return 0;
         case 'l':
             if (!strcmp(optarg, "es"))
                 opt->lang_es = 1;
@@ -675,11 +669,13 @@ int cmd_demo(const struct cli_opts *o, int argc, char **argv)
         fprintf(stderr, "sock demo: out of memory\n");
         return EXIT_NET;
     }
-    int rc = parse_opts(o, argc, argv, &x->opt);
-    if (rc != 0) {
+    int rc = demo_parse_opts(o, argc, argv, &x->opt);
+    if (rc != 0 || x->opt.help) {
+        if (x->opt.help)
+            usage(stdout);
         free(x);
         free(steps);
-        return rc < 0 ? EXIT_OK : rc;
+        return rc;
     }
     /* Refuse an unwritable --svg before the run, not after it. */
     if (x->opt.svg && !svg_to_stdout(&x->opt)) {

@@ -36,6 +36,24 @@ enum { DEMO_CLIENT = 0, DEMO_SERVER = 1, DEMO_SIDES = 2 };
 /* Segments kept per step; more are counted, not stored. */
 #define DEMO_SEGS 64
 
+/* ----------------------------------------------------------------- options */
+
+struct cli_opts;
+
+/* What `sock demo` was asked for. */
+struct demo_opts {
+    int netns, step, abort_mode, family;
+    const char *svg;  /* --svg FILE ("-": standard output), NULL if none */
+    int lang_es;      /* Spanish (--lang es, or es_* in the environment) */
+    int help;         /* --help: print the usage, do nothing else */
+};
+
+/* Parse demo's arguments (argv[0] is "demo") into opt, with the global
+ * options o (-4/-6).  No side effect but the one-line usage error on
+ * stderr: opens nothing, prints no help (opt->help says it was asked),
+ * resets getopt itself.  Returns 0 or EXIT_USAGE. */
+int demo_parse_opts(const struct cli_opts *o, int argc, char **argv, struct demo_opts *opt);
+
 /* ------------------------------------------------------------------ kernel */
 
 /* What the kernel says about one socket of a worker, after a step. */
