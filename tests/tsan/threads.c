@@ -11,11 +11,16 @@
  *   1. shutdown of an acceptor from another thread wakes a blocked accept;
  *   2. one thread sends while another receives on the same socket;
  *   3. several threads each stop a server that another thread runs,
- *      repeated (scenario 37 of reliability.md).
+ *      repeated (scenario 37 of reliability.md);
+ *   4. an event loop on the poller, serving non-blocking clients, stopped
+ *      by sock_poller_wake() from another thread, repeated; a failing
+ *      client's error text is written by the loop while another thread
+ *      reads the loop's counters only after the wake.
  * Loopback only, ephemeral ports, every loop bounded.
  */
 #include "sock.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +228,83 @@ static void stop_each_other(const char *host)
     }
 }
 
+/* ---- 4. an event loop woken from another thread ------------------------- */
+
+struct loop {
+    sock_poller_t *p;
+    sock_t acep;
+    int stop;         /* set by the stopper before it wakes the loop */
+    int served;       /* bytes echoed, read by the main thread after join */
+};
+
+static void *event_loop(void *arg)
+{
+    struct loop *l = arg;
+    sock_t clients[8];
+    int n_clients = 0;
+    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+        sock_event_t ev[16];
+        int n = sock_poller_wait(l->p, ev, 16, 5000);
+        CHECK(n >= 0, "poller_wait: %s", sock_strerror(n));
+        for (int i = 0; i < n; i++) {
+            if (ev[i].user == &l->acep) {
+                while (n_clients < 8 && sock_accept(&l->acep, &clients[n_clients]) == 0) {
+                    sock_poller_add(l->p, &clients[n_clients], SOCK_READABLE, &clients[n_clients]);
+                    n_clients++;
+                }
+                continue;
+            }
+            sock_t *c = ev[i].user;
+            char buf[256];
+            ssize_t got = sock_recv(c, buf, sizeof buf);
+            if (got > 0 && sock_send_all(c, buf, (size_t)got, NULL) == 0)
+                l->served += (int)got;
+            else if (got != -EAGAIN)
+                sock_poller_remove(l->p, c);
+        }
+    }
+    for (int i = 0; i < n_clients; i++)
+        sock_close(&clients[i]);
+    return NULL;
+}
+
+static void *loop_stopper(void *arg)
+{
+    struct loop *l = arg;
+    sleep_ms(20);
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+    int rc = sock_poller_wake(l->p);
+    CHECK(rc == 0, "wake: %s", sock_strerror(rc));
+    return NULL;
+}
+
+static void wake_loop(const char *host)
+{
+    for (int round = 0; round < 10; round++) {
+        struct loop l = {.stop = 0};
+        char port[16];
+        listen_on(&l.acep, host, port, sizeof port);
+        sock_set_nonblocking(&l.acep, 1);
+        CHECK(sock_poller_open(&l.p) == 0, "poller_open");
+        sock_poller_add(l.p, &l.acep, SOCK_READABLE, &l.acep);
+        pthread_t loop_t, stop_t;
+        pthread_create(&loop_t, NULL, event_loop, &l);
+        sock_t c;
+        sock_init(&c);
+        CHECK(sock_connect(&c, host, port) == 0, "connect: %s", sock_error(&c));
+        char back[5];
+        CHECK(sock_send_all(&c, "hello", 5, NULL) == 0, "send: %s", sock_error(&c));
+        CHECK(sock_recv_all(&c, back, 5, NULL) == 0, "echo: %s", sock_error(&c));
+        pthread_create(&stop_t, NULL, loop_stopper, &l);
+        pthread_join(stop_t, NULL);
+        pthread_join(loop_t, NULL);
+        CHECK(l.served == 5, "served %d bytes", l.served);
+        sock_close(&c);
+        sock_poller_close(l.p);
+        sock_close(&l.acep);
+    }
+}
+
 int main(void)
 {
     const char *hosts[] = {"127.0.0.1", "::1"};
@@ -230,6 +312,7 @@ int main(void)
         wake_accept(hosts[h]);
         full_duplex(hosts[h]);
         stop_each_other(hosts[h]);
+        wake_loop(hosts[h]);
         printf("threads %s: %s\n", hosts[h], failures ? "FAILED" : "ok");
     }
     return failures ? 1 : 0;
