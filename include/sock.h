@@ -17,7 +17,7 @@
  * int returns 0 (or a documented non-negative value) on success and a
  * negative code on failure.  A code is either -errno (-ECONNREFUSED,
  * -ETIMEDOUT, -ECONNRESET, -EPIPE, -EADDRINUSE, -EINVAL, ...) or one of the
- * three codes below, which are negative and differ from every -errno.
+ * four codes below, which are negative and differ from every -errno.
  * sock_strerror() turns any code into text; sock_error() tells, for one
  * socket, what its last failure was in words a person can act on (the step,
  * the host and port, the system's reason, every address tried).
@@ -38,6 +38,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -61,6 +62,9 @@ extern "C" {
  * while sock_accept() waited, a recv after SOCK_SHUT_READ, a send after
  * SOCK_SHUT_WRITE, any call after sock_close(). */
 #define SOCK_ECLOSED (-10003)
+/* The peer ended its stream between two messages: the framing calls'
+ * "no more messages", as opposed to SOCK_EOF, a message cut short. */
+#define SOCK_END (-10004)
 
 /* Longest address text, "[ffff:...:ffff%interface]:65535" plus the NUL. */
 #define SOCK_ADDRSTRLEN 80
@@ -259,6 +263,102 @@ int sock_send_all(sock_t *s, const void *buf, size_t len, size_t *sent);
  * sock_recv().  received (when not NULL) holds the bytes really stored in
  * buf, on success and on failure.  len 0 succeeds at once. */
 int sock_recv_all(sock_t *s, void *buf, size_t len, size_t *received);
+
+/* ------------------------------------------------------------------------
+ * Step 5, the course's protocols: messages on the stream.
+ *
+ * TCP delivers bytes, not messages.  A reader reads ahead into storage you
+ * give it and keeps whatever it read past the end of one message for the
+ * next call, so no byte is lost between calls; read a socket either through
+ * its reader or directly (sock_recv), not both.  Every reader call has one
+ * deadline (the socket's timeout) for the whole message; a shutdown wake
+ * ends it with SOCK_ECLOSED; in non-blocking mode it returns -EAGAIN and
+ * keeps the partial message, which the next call finishes.  Each returns
+ * 0, or:
+ *   SOCK_END    the peer ended its stream between messages (no more);
+ *   SOCK_EOF    the stream ended inside a message (*len: its bytes stored);
+ *   -EMSGSIZE   the message is longer than allowed (what happens to the
+ *               stream is said for each call);
+ *   -EAGAIN, and the codes of sock_recv().
+ * ------------------------------------------------------------------------ */
+
+typedef struct sock_reader {
+    sock_t *priv_s;
+    unsigned char *priv_buf;
+    size_t priv_cap, priv_start, priv_end;
+    int priv_pending;            /* a message's length was read, not its body */
+    uint64_t priv_pending_len;
+} sock_reader_t;
+
+/* Read s through buf (cap bytes, at least 8; the longest line or message
+ * you accept, plus its delimiter, should fit).  Returns 0 or -EINVAL. */
+int sock_reader_init(sock_reader_t *r, sock_t *s, void *buf, size_t cap);
+
+/* Bytes read ahead and not handed out yet. */
+size_t sock_reader_buffered(const sock_reader_t *r);
+
+/* Read up to the delimiter delim (dlen bytes, one or more, e.g. "\r\n\r\n")
+ * and store the message before it in out, NUL-terminated (so at most max - 1
+ * bytes); the delimiter is consumed and not stored; *len is the message's
+ * length.  -EMSGSIZE when no delimiter comes within max - 1 bytes or within
+ * the reader's buffer: the first bytes of the message are stored (*len of
+ * them) and consumed, and the rest of it stays in the stream (close the
+ * connection, or read on to the next delimiter).  The bytes may hold NULs:
+ * trust *len, not strlen. */
+int sock_read_until(sock_reader_t *r, const void *delim, size_t dlen, char *out, size_t max,
+                    size_t *len);
+
+/* sock_read_until(r, "\n", 1, ...), and a "\r" before the "\n" is dropped
+ * too (CRLF lines). */
+int sock_read_line(sock_reader_t *r, char *out, size_t max, size_t *len);
+
+/* Exactly len bytes into out, through the reader (what it holds first).
+ * *got tells how many were stored, on success and on failure; in
+ * non-blocking mode -EAGAIN with *got: call again with out + *got and
+ * len - *got. */
+int sock_read_exact(sock_reader_t *r, void *out, size_t len, size_t *got);
+
+/* Drop len bytes of the stream (e.g. the body of a message refused with
+ * -EMSGSIZE).  Returns 0, SOCK_EOF, or the codes of sock_recv(). */
+int sock_read_skip(sock_reader_t *r, size_t len);
+
+/* Length prefixes of messages, and integers: big-endian (network order,
+ * the course's) unless named LE. */
+#define SOCK_U8    1  /* a 1-byte length: 0..255 */
+#define SOCK_U16BE 2  /* 2 bytes, big-endian: 0..65535 */
+#define SOCK_U32BE 3  /* 4 bytes, big-endian */
+#define SOCK_U16LE 4  /* 2 bytes, little-endian (named as such) */
+#define SOCK_U32LE 5  /* 4 bytes, little-endian */
+#define SOCK_U64BE 6  /* integers only: 8 bytes, big-endian */
+
+/* Send msg (len bytes, 0 allowed) after its length as prefix says, as one
+ * stream, with sock_send_all()'s rules; *sent (when not NULL) counts the
+ * bytes of prefix and message handed to the system (in non-blocking mode
+ * -EAGAIN with *sent: send the rest of the frame yourself).  -EMSGSIZE
+ * (nothing sent) when len does not fit the prefix; -EINVAL for an unknown
+ * prefix. */
+int sock_send_msg(sock_t *s, int prefix, const void *msg, size_t len, size_t *sent);
+
+/* Read one message sent with a length prefix into out (at most max
+ * bytes); *len is its length (0 is a valid, empty message).  -EMSGSIZE
+ * when the length is over max: the prefix is consumed, the message is left
+ * unread in the stream and *len is its length (sock_read_skip(r, *len) drops
+ * it; a length far over 16 MiB often means the other byte order, and the
+ * error text says so).  SOCK_EOF when the stream ends inside the message,
+ * with *len bytes of it stored.  In non-blocking mode a message must fit
+ * the reader's buffer. */
+int sock_read_msg(sock_reader_t *r, int prefix, void *out, size_t max, size_t *len);
+
+/* Big-endian integers, sent and received exactly: no htonl() on a
+ * uint16_t again.  Send returns as sock_send_all(); read as the reader's
+ * calls (SOCK_END before the first byte, SOCK_EOF inside). */
+int sock_send_u16(sock_t *s, uint16_t v);
+int sock_send_u32(sock_t *s, uint32_t v);
+int sock_send_u64(sock_t *s, uint64_t v);
+int sock_read_u8(sock_reader_t *r, uint8_t *v);
+int sock_read_u16(sock_reader_t *r, uint16_t *v);
+int sock_read_u32(sock_reader_t *r, uint32_t *v);
+int sock_read_u64(sock_reader_t *r, uint64_t *v);
 
 /* ------------------------------------------------------------------------
  * Steps 6-8: shutdown and close.

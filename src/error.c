@@ -22,6 +22,8 @@ SOCK_API const char *sock_strerror(int code)
         return "Name could not be resolved";
     case SOCK_ECLOSED:
         return "Socket was shut down or closed locally";
+    case SOCK_END:
+        return "End of stream between messages: the peer sent no more";
     default:
         break;
     }

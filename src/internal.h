@@ -149,6 +149,27 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
                   int passive, int family, struct sock__addrs *out);
 void sock__addrs_free(struct sock__addrs *a);
 
+/* ---- io.c --------------------------------------------------------------- */
+
+/* The checks every transfer starts with (connected, not closed, the
+ * direction not shut down, buf and len sane); 0 or the recorded code. */
+int sock__check_io(sock_t *s, int side, const char *step, const void *buf, size_t len,
+                   int zero_ok);
+
+/* One send() / recv() that moves at least one byte (recv: or reports end
+ * of stream, 0), waiting within the deadline; -EAGAIN in non-blocking
+ * mode.  Nothing recorded: the caller records with sock__io_fail(). */
+ssize_t sock__send_some(sock_t *s, const char *buf, size_t len, int64_t deadline);
+ssize_t sock__recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int waitall);
+
+/* The deadline of one call on s: -1 without a timeout or in non-blocking
+ * mode. */
+int64_t sock__deadline_of(const sock_t *s);
+
+/* Record "<step> to/from <peer>: <reason>[ after N of M bytes]" (len 0: no
+ * count) and return code. */
+int sock__io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len);
+
 /* ---- wait.c ------------------------------------------------------------- */
 
 /* Deadlines are absolute CLOCK_MONOTONIC times in nanoseconds; -1 is

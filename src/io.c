@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdint.h>
 
-static int io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len);
+
 
 /* Arguments and state shared by the four public calls. */
-static int check_io(sock_t *s, int side, const char *step, const void *buf, size_t len,
-                    int zero_ok)
+int sock__check_io(sock_t *s, int side, const char *step, const void *buf, size_t len,
+                   int zero_ok)
 {
     if (!buf && len)
         return sock__fail(s, side, -EINVAL, "%s: buffer is NULL", step);
@@ -35,13 +35,13 @@ static int check_io(sock_t *s, int side, const char *step, const void *buf, size
      * would fail with EPIPE as if the peer were gone: the caller asked for
      * that direction to end, so say so. */
     if (flags & (side == SOCK__SIDE_SEND ? SOCK__SHUT_WR : SOCK__SHUT_RD))
-        return io_fail(s, side, step, SOCK_ECLOSED, 0, 0);
+        return sock__io_fail(s, side, step, SOCK_ECLOSED, 0, 0);
     return 0;
 }
 
 /* Record why a transfer failed, naming the peer and, for the *_all calls,
  * how far it got. */
-static int io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len)
+int sock__io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len)
 {
     char peer[SOCK_ADDRSTRLEN] = "?";
     sock_peer_addr(s, peer, sizeof peer);
@@ -63,7 +63,7 @@ static int io_fail(sock_t *s, int side, const char *step, int code, size_t done,
 
 /* One send() that moves at least one byte, waiting within the deadline.
  * Returns the count or a negative code. */
-static ssize_t send_some(sock_t *s, const char *buf, size_t len, int64_t deadline)
+ssize_t sock__send_some(sock_t *s, const char *buf, size_t len, int64_t deadline)
 {
     for (;;) {
         ssize_t n = send(s->priv_fd, buf, len, MSG_NOSIGNAL);
@@ -90,7 +90,7 @@ static ssize_t send_some(sock_t *s, const char *buf, size_t len, int64_t deadlin
 /* One recv() that returns at least one byte or end of stream, waiting
  * within the deadline.  waitall asks the kernel to fill the whole buffer
  * in one call where it can (blocking sockets only). */
-static ssize_t recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int waitall)
+ssize_t sock__recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int waitall)
 {
     for (;;) {
         ssize_t n = recv(s->priv_fd, buf, len, waitall);
@@ -113,7 +113,7 @@ static ssize_t recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int
     }
 }
 
-static int64_t deadline_of(const sock_t *s)
+int64_t sock__deadline_of(const sock_t *s)
 {
     /* No clock read at all when there is no timeout, or when the caller's
      * own loop keeps time (non-blocking mode). */
@@ -126,11 +126,11 @@ SOCK_API ssize_t sock_send(sock_t *s, const void *buf, size_t len)
 {
     if (!s)
         return -EINVAL;
-    ssize_t n = check_io(s, SOCK__SIDE_SEND, "send", buf, len, 0);
+    ssize_t n = sock__check_io(s, SOCK__SIDE_SEND, "send", buf, len, 0);
     if (n == 0) {
-        n = send_some(s, buf, len, deadline_of(s));
+        n = sock__send_some(s, buf, len, sock__deadline_of(s));
         if (n < 0 && n != -EAGAIN)
-            io_fail(s, SOCK__SIDE_SEND, "send", (int)n, 0, 0);
+            sock__io_fail(s, SOCK__SIDE_SEND, "send", (int)n, 0, 0);
     }
     SOCK__TRACE(s, "send", n, NULL, "%zu bytes", len);
     return n;
@@ -140,11 +140,11 @@ SOCK_API ssize_t sock_recv(sock_t *s, void *buf, size_t len)
 {
     if (!s)
         return -EINVAL;
-    ssize_t n = check_io(s, SOCK__SIDE_RECV, "recv", buf, len, 0);
+    ssize_t n = sock__check_io(s, SOCK__SIDE_RECV, "recv", buf, len, 0);
     if (n == 0) {
-        n = recv_some(s, buf, len, deadline_of(s), 0);
+        n = sock__recv_some(s, buf, len, sock__deadline_of(s), 0);
         if (n < 0 && n != -EAGAIN)
-            io_fail(s, SOCK__SIDE_RECV, "recv", (int)n, 0, 0);
+            sock__io_fail(s, SOCK__SIDE_RECV, "recv", (int)n, 0, 0);
     }
     SOCK__TRACE(s, "recv", n, NULL, "%zu bytes", len);
     return n;
@@ -152,16 +152,16 @@ SOCK_API ssize_t sock_recv(sock_t *s, void *buf, size_t len)
 
 static int send_all(sock_t *s, const char *buf, size_t len, size_t *done)
 {
-    int rc = check_io(s, SOCK__SIDE_SEND, "send_all", buf, len, 1);
+    int rc = sock__check_io(s, SOCK__SIDE_SEND, "send_all", buf, len, 1);
     if (rc < 0)
         return rc;
-    int64_t deadline = deadline_of(s);
+    int64_t deadline = sock__deadline_of(s);
     while (*done < len) {
-        ssize_t n = send_some(s, buf + *done, len - *done, deadline);
+        ssize_t n = sock__send_some(s, buf + *done, len - *done, deadline);
         if (n == -EAGAIN)
             return (int)n; /* non-blocking: *done tells how far it got */
         if (n < 0)
-            return io_fail(s, SOCK__SIDE_SEND, "send_all", (int)n, *done, len);
+            return sock__io_fail(s, SOCK__SIDE_SEND, "send_all", (int)n, *done, len);
         *done += (size_t)n;
     }
     return 0;
@@ -169,17 +169,17 @@ static int send_all(sock_t *s, const char *buf, size_t len, size_t *done)
 
 static int recv_all(sock_t *s, char *buf, size_t len, size_t *done)
 {
-    int rc = check_io(s, SOCK__SIDE_RECV, "recv_all", buf, len, 1);
+    int rc = sock__check_io(s, SOCK__SIDE_RECV, "recv_all", buf, len, 1);
     if (rc < 0)
         return rc;
-    int64_t deadline = deadline_of(s);
+    int64_t deadline = sock__deadline_of(s);
     int waitall = sock__wants_nonblock(s) ? 0 : MSG_WAITALL;
     while (*done < len) {
-        ssize_t n = recv_some(s, buf + *done, len - *done, deadline, waitall);
+        ssize_t n = sock__recv_some(s, buf + *done, len - *done, deadline, waitall);
         if (n == -EAGAIN)
             return (int)n; /* non-blocking: *done tells how far it got */
         if (n <= 0)
-            return io_fail(s, SOCK__SIDE_RECV, "recv_all", n == 0 ? SOCK_EOF : (int)n, *done,
+            return sock__io_fail(s, SOCK__SIDE_RECV, "recv_all", n == 0 ? SOCK_EOF : (int)n, *done,
                            len);
         *done += (size_t)n;
     }

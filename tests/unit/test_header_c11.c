@@ -23,7 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-_Static_assert(SOCK_EOF < 0 && SOCK_ERESOLVE < 0 && SOCK_ECLOSED < 0, "own codes negative");
+_Static_assert(SOCK_EOF < 0 && SOCK_ERESOLVE < 0 && SOCK_ECLOSED < 0 && SOCK_END < 0,
+               "own codes negative");
 _Static_assert(SOCK_ADDRSTRLEN >= sizeof "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
                "longest address fits");
 _Static_assert(SOCK_ERRLEN > 0, "error buffer");

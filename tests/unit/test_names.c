@@ -208,7 +208,7 @@ Test(names, padded_and_signed_ports_are_refused, .timeout = 10)
 /* Every code has a text of its own. */
 Test(names, strerror_texts_are_distinct, .timeout = 10)
 {
-    enum { N = 4 + 133 };
+    enum { N = 5 + 133 };
     const char *texts[N];
     int codes[N];
     int k = 0;
@@ -216,6 +216,7 @@ Test(names, strerror_texts_are_distinct, .timeout = 10)
     codes[k++] = SOCK_EOF;
     codes[k++] = SOCK_ERESOLVE;
     codes[k++] = SOCK_ECLOSED;
+    codes[k++] = SOCK_END;
     for (int e = 1; e <= 133; e++)
         codes[k++] = -e;
     for (int i = 0; i < N; i++) {
@@ -248,10 +249,10 @@ Test(names, strerror_of_int_min, .timeout = 5)
 
 Test(names, own_codes_are_negative_and_outside_errno, .timeout = 5)
 {
-    static const int own[] = {SOCK_EOF, SOCK_ERESOLVE, SOCK_ECLOSED};
-    for (int i = 0; i < 3; i++) {
+    static const int own[] = {SOCK_EOF, SOCK_ERESOLVE, SOCK_ECLOSED, SOCK_END};
+    for (int i = 0; i < 4; i++) {
         cr_assert_lt(own[i], -4095, "code %d may collide with an -errno", own[i]);
-        for (int j = i + 1; j < 3; j++)
+        for (int j = i + 1; j < 4; j++)
             cr_assert_neq(own[i], own[j]);
     }
     cr_assert_eq(SOCK_SHUT_READ, SHUT_RD);
