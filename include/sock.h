@@ -319,8 +319,10 @@ int sock_read_line(sock_reader_t *r, char *out, size_t max, size_t *len);
 int sock_read_exact(sock_reader_t *r, void *out, size_t len, size_t *got);
 
 /* Drop len bytes of the stream (e.g. the body of a message refused with
- * -EMSGSIZE).  Returns 0, SOCK_EOF, or the codes of sock_recv(). */
-int sock_read_skip(sock_reader_t *r, size_t len);
+ * -EMSGSIZE).  Returns 0, SOCK_EOF, or the codes of sock_recv(); *skipped
+ * (when not NULL) tells how many were dropped, and in non-blocking mode
+ * -EAGAIN with *skipped: call again for len - *skipped. */
+int sock_read_skip(sock_reader_t *r, size_t len, size_t *skipped);
 
 /* Length prefixes of messages, and integers: big-endian (network order,
  * the course's) unless named LE. */
@@ -342,7 +344,7 @@ int sock_send_msg(sock_t *s, int prefix, const void *msg, size_t len, size_t *se
 /* Read one message sent with a length prefix into out (at most max
  * bytes); *len is its length (0 is a valid, empty message).  -EMSGSIZE
  * when the length is over max: the prefix is consumed, the message is left
- * unread in the stream and *len is its length (sock_read_skip(r, *len) drops
+ * unread in the stream and *len is its length (sock_read_skip(r, *len, NULL) drops
  * it; a length far over 16 MiB often means the other byte order, and the
  * error text says so).  SOCK_EOF when the stream ends inside the message,
  * with *len bytes of it stored.  In non-blocking mode a message must fit

@@ -175,8 +175,9 @@ SOCK_API int sock_read_line(sock_reader_t *r, char *out, size_t max, size_t *len
     size_t got = 0;
     int rc = sock_read_until(r, "\n", 1, out, max, &got);
     /* A line may end in CRLF (HTTP, SMTP, telnet): the CR is not part of
-     * it. */
-    if ((rc == 0 || rc == SOCK_EOF) && got > 0 && out[got - 1] == '\r')
+     * it.  An unfinished line (SOCK_EOF, -EMSGSIZE) has no line end, so its
+     * bytes are given exactly, a last CR included. */
+    if (rc == 0 && got > 0 && out[got - 1] == '\r')
         out[--got] = '\0';
     if (len)
         *len = got;
@@ -415,27 +416,27 @@ SOCK_API int sock_read_msg(sock_reader_t *r, int prefix, void *out, size_t max, 
     return rc;
 }
 
-SOCK_API int sock_read_skip(sock_reader_t *r, size_t len)
+SOCK_API int sock_read_skip(sock_reader_t *r, size_t len, size_t *skipped)
 {
+    size_t done = 0;
     int rc = check_reader(r, "read_skip");
-    if (rc < 0)
-        return rc;
-    int64_t deadline = sock__deadline_of(r->priv_s);
-    while (len > 0) {
+    int64_t deadline = rc == 0 ? sock__deadline_of(r->priv_s) : -1;
+    while (rc == 0 && done < len) {
         size_t have = sock_reader_buffered(r);
-        size_t n = have < len ? have : len;
+        size_t n = have < len - done ? have : len - done;
         take(r, NULL, n);
-        len -= n;
-        if (len == 0)
+        done += n;
+        if (done == len)
             break;
         ssize_t k = refill(r, deadline);
-        if (k == 0)
-            return finish(r, "read_skip", SOCK_EOF, 0);
-        if (k < 0)
-            return finish(r, "read_skip", (int)k, 0);
+        if (k <= 0)
+            rc = finish(r, "read_skip", k == 0 ? SOCK_EOF : (int)k, done);
     }
-    r->priv_pending = 0;
-    return 0;
+    if (rc == 0)
+        r->priv_pending = 0;
+    if (skipped)
+        *skipped = done;
+    return rc;
 }
 
 /* Integers: one worker each way, thin wrappers per width. */

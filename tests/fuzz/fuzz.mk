@@ -14,7 +14,7 @@
 FUZZ_BUILD         := build/fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
-FUZZ_TARGETS       := hostport resolve demo_packet cli
+FUZZ_TARGETS       := hostport resolve demo_packet cli frame
 FUZZ_CFLAGS        := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all \
                       -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_BIN           := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)
