@@ -618,3 +618,112 @@ Test(examples, event_server_many_clients_one_thread, .timeout = 60)
         }
     }
 }
+
+/* ---------------------------------------------------------------- kv_server / kv_client */
+
+static const char kv_script[] = "SET a hello world\nSET b 2\nGET a\nGET zz\nLIST\nDEL b\nLIST\n"
+                                "BOGUS\n\nGET\n";
+static const char kv_expected[] = "ok\nok\nok: hello world\nno such name\nok: a b\nok\nok: a\n"
+                                  "error: unknown command or bad arguments\nerror: empty line\n"
+                                  "error: unknown command or bad arguments\n";
+
+static void kv_run_client(const char *host, int port, const char *script, char **out)
+{
+    char path[512], port_s[8];
+    example(path, sizeof path, "kv_client");
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char *argv[] = {path, (char *)host, port_s, NULL};
+    char *err = NULL;
+    int st = proc_run(argv, script, strlen(script), out, NULL, &err, 30000);
+    cr_assert_eq(st, 0, "kv_client exited %d: %s", st, err);
+    free(err);
+}
+
+/* The protocol through `sock relay --max-chunk 1`: every command and every
+ * reply arrives one byte at a time, and the replies are the same. */
+Test(examples, kv_protocol_through_one_byte_chunks, .timeout = 120)
+{
+    for (int f = 0; f < 2; f++) {
+        char path[512], log[4096], rlog[4096];
+        example(path, sizeof path, "kv_server");
+        char *argv[] = {path, (char *)families[f], "0", NULL};
+        proc_t srv, relay;
+        int port = start_server(&srv, argv, log, sizeof log);
+        char target[8];
+        snprintf(target, sizeof target, "%d", port);
+        char listen_at[64];
+        snprintf(listen_at, sizeof listen_at, f ? "[%s]:0" : "%s:0", families[f]);
+        char *rargv[] = {(char *)sock_bin(), "relay", "-q", "--max-chunk", "1", listen_at,
+                         (char *)families[f], target, NULL};
+        int rport = start_server(&relay, rargv, rlog, sizeof rlog);
+        char *direct = NULL, *relayed = NULL;
+        kv_run_client(families[f], rport, kv_script, &relayed);
+        proc_kill(&relay);
+        /* The table now holds "a"; a second run straight to the server. */
+        kv_run_client(families[f], port, "GET a\nLIST\n", &direct);
+        cr_expect_str_eq(relayed, kv_expected, "through the relay");
+        cr_expect_str_eq(direct, "ok: hello world\nok: a\n");
+        free(direct), free(relayed);
+        cr_assert_eq(write(srv.in, "q\n", 2), 2);
+        char *rest = proc_read_all(srv.err, NULL, 20000);
+        cr_expect_eq(proc_wait(&srv, 20000), 0, "kv_server did not exit 0");
+        cr_expect(rest && strstr(rest, "stopped, 1 names"), "stderr: %s", rest ? rest : "");
+        free(rest);
+    }
+}
+
+struct kv_worker {
+    int port, id;
+    char *out;
+};
+
+static void *kv_worker_run(void *arg)
+{
+    struct kv_worker *w = arg;
+    char script[256];
+    snprintf(script, sizeof script, "SET k%d v%d\nGET k%d\nDEL k%d\nGET k%d\n", w->id, w->id,
+             w->id, w->id, w->id);
+    kv_run_client("127.0.0.1", w->port, script, &w->out);
+    return NULL;
+}
+
+/* Ten clients at once, each on its own names; a stop with clients still
+ * connected wakes and joins their handlers. */
+Test(examples, kv_server_many_clients_and_stop, .timeout = 120)
+{
+    char path[512], log[4096];
+    example(path, sizeof path, "kv_server");
+    char *argv[] = {path, "127.0.0.1", "0", NULL};
+    proc_t srv;
+    int port = start_server(&srv, argv, log, sizeof log);
+    enum { N = 10 };
+    struct kv_worker w[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct kv_worker){.port = port, .id = i};
+        pthread_create(&t[i], NULL, kv_worker_run, &w[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        char want[128];
+        snprintf(want, sizeof want, "ok\nok: v%d\nok\nno such name\n", i);
+        cr_expect_str_eq(w[i].out, want, "client %d", i);
+        free(w[i].out);
+    }
+    /* Two clients that stay connected across the stop. */
+    sock_t idle[2];
+    char port_s[8];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    for (int i = 0; i < 2; i++) {
+        sock_init(&idle[i]);
+        cr_assert_eq(sock_connect(&idle[i], "127.0.0.1", port_s), 0);
+    }
+    sleep_ms(100);
+    cr_assert_eq(write(srv.in, "q\n", 2), 2);
+    cr_expect_eq(proc_wait(&srv, 20000), 0, "kv_server did not stop with clients connected");
+    for (int i = 0; i < 2; i++) {
+        char b;
+        cr_expect_eq(sock_recv(&idle[i], &b, 1), 0, "idle client %d: no end of stream", i);
+        sock_close(&idle[i]);
+    }
+}
