@@ -537,8 +537,9 @@ typedef struct sock_poller sock_poller_t;
 #define SOCK_WRITABLE 0x02u /* room to send, or a non-blocking connect done */
 #define SOCK_EDGE     0x04u /* interest flag: edge-triggered */
 #define SOCK_ONESHOT  0x08u /* interest flag: report once, then disarm */
-#define SOCK_HUP      0x10u /* readiness only: the peer ended its stream or hung up
-                               (reported with SOCK_READABLE) */
+#define SOCK_HUP      0x10u /* readiness only: the peer ended its stream (when
+                               reading is watched) or hung up (always);
+                               reported with SOCK_READABLE */
 #define SOCK_ERROR    0x20u /* readiness only: an error is pending (reported with
                                SOCK_READABLE | SOCK_WRITABLE; the next call says which) */
 

@@ -56,13 +56,16 @@ void sock_poller_close(sock_poller_t *p)
     free(p);
 }
 
-/* Our interest bits to epoll's.  EPOLLRDHUP always: a peer's FIN then
- * shows as SOCK_HUP even while the caller only waits to write. */
+/* Our interest bits to epoll's.  EPOLLRDHUP (the peer's FIN) only with
+ * reading: it stays set once the peer has ended its stream, so a
+ * level-triggered wait for room to write would report it at every wait and
+ * spin while the peer, half-closed, takes nothing.  A full hang-up and an
+ * error are always reported (epoll does so whatever is asked). */
 static uint32_t to_epoll(unsigned events)
 {
-    uint32_t e = EPOLLRDHUP;
+    uint32_t e = 0;
     if (events & SOCK_READABLE)
-        e |= EPOLLIN;
+        e |= EPOLLIN | EPOLLRDHUP;
     if (events & SOCK_WRITABLE)
         e |= EPOLLOUT;
     if (events & SOCK_EDGE)

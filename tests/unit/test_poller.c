@@ -247,3 +247,30 @@ FAMILY_TEST(poller, echo_server_loop, .timeout = 20)
     sock_poller_close(p);
     sock_close(&a);
 }
+
+/* Waiting to write to a peer that ended its stream but reads nothing: the
+ * socket is not writable (its window is full), and the peer's FIN must not
+ * make a level-triggered wait for writing report it again and again. */
+FAMILY_TEST(poller, half_closed_peer_does_not_spin_a_writer, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    shrink_buffers(&c, 4096);
+    shrink_buffers(&s, 4096);
+    expect_ok(&s, sock_set_nonblocking(&s, 1));
+    char fill[65536] = {0};
+    for (int i = 0; i < 1000 && sock_send(&s, fill, sizeof fill) > 0; i++) {
+    }
+    expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_WRITE));
+    sock_poller_t *p = open_poller();
+    int tag;
+    cr_assert_eq(sock_poller_add(p, &s, SOCK_WRITABLE, &tag), 0);
+    sock_event_t ev[4];
+    int reports = 0;
+    for (int i = 0; i < 20; i++)
+        reports += sock_poller_wait(p, ev, 4, 10) > 0;
+    cr_assert_eq(reports, 0, "a full socket was reported %d times in 20 waits", reports);
+    sock_poller_close(p);
+    sock_close(&c);
+    sock_close(&s);
+}
