@@ -1,12 +1,15 @@
 /*
  * bench.c - libsock against the same loops written on raw system calls.
  *
- * Three figures, each measured for the library and for raw system calls in
+ * Four figures, each measured for the library and for raw system calls in
  * the same run, over loopback:
  *
  *   throughput   bulk transfer in 1 MiB chunks     target lib/raw >= 0.97
  *   rtt          1-byte ping-pong, TCP_NODELAY     target lib/raw <= 1.03
  *   connect      connect + accept + close cycles   target lib/raw >= 0.95
+ *   loop         the rtt ping-pong through an      target lib/raw <= 1.03
+ *                event loop: non-blocking calls
+ *                and the poller vs epoll
  *
  * The machine this runs on is small and shared (2 cores, other people's
  * builds), so one measurement means little.  Each figure runs in rounds; a
@@ -42,9 +45,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -55,11 +60,11 @@
 /* A run that takes longer than this is stuck (a peer gone), not slow. */
 #define RUN_LIMIT_S 120
 
-enum { FIG_THROUGHPUT, FIG_RTT, FIG_CONNECT, FIG_COUNT };
+enum { FIG_THROUGHPUT, FIG_RTT, FIG_CONNECT, FIG_LOOP, FIG_COUNT };
 
 struct config {
     int rounds;
-    long work[FIG_COUNT]; /* per run: MiB, round trips, connect cycles */
+    long work[FIG_COUNT]; /* per run: MiB, round trips, connect cycles, round trips */
     const char *host;
     unsigned only; /* bit mask of the figures to run */
 };
@@ -72,6 +77,10 @@ struct ctx {
     struct sockaddr_storage addr; /* the acceptor's address, for raw connect */
     socklen_t addrlen;
     char *out, *in; /* CHUNK bytes each */
+    /* The loop figure: each end's poller (library side) and epoll set (raw
+     * side), made before the rounds. */
+    sock_poller_t *poll_cli, *poll_srv;
+    int ep_cli, ep_srv;
 };
 
 static double now_s(void)
@@ -303,6 +312,144 @@ static double rtt_run(struct ctx *c, int raw, long count)
     return dt / (double)count * 1e6;
 }
 
+/* ---- event loop: the round trip through readiness ------------------------ */
+
+/* The rtt ping-pong as an event loop runs it: both ends non-blocking, and
+ * each waits for its socket to be readable before it receives, through
+ * the library's poller (sock_set_nonblocking, sock_poller_wait, sock_recv,
+ * sock_send) or through epoll (epoll_wait, recv, send with MSG_NOSIGNAL).
+ * A round trip is then two waits, two receives and two sends, and the
+ * difference between the sides is the library's cost per event.
+ *
+ * Each end registers its socket for the run only (before the clock), so
+ * that no wake-up of one side's set is paid while the other side runs.
+ * The raw set asks for EPOLLIN | EPOLLRDHUP, as the poller does. */
+
+struct loop_end {
+    sock_t *s;
+    sock_poller_t *poller;
+    int ep;
+    int raw;
+};
+
+static int loop_watch(const struct loop_end *e, int on)
+{
+    if (!e->raw)
+        return on ? sock_poller_add(e->poller, e->s, SOCK_READABLE, e->s)
+                  : sock_poller_remove(e->poller, e->s);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = e->s};
+    return epoll_ctl(e->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, sock_fd(e->s), &ev) < 0 ? -errno
+                                                                                      : 0;
+}
+
+/* Wait until readable, then receive one byte: 1, or 0 when the
+ * connection ended or failed. */
+static int loop_recv(const struct loop_end *e, char *b)
+{
+    for (;;) {
+        ssize_t n;
+        if (e->raw) {
+            struct epoll_event ev[8];
+            if (epoll_wait(e->ep, ev, 8, -1) < 0 && errno != EINTR)
+                return 0;
+            n = recv(sock_fd(e->s), b, 1, 0);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+        } else {
+            sock_event_t ev[8];
+            if (sock_poller_wait(e->poller, ev, 8, -1) < 0)
+                return 0;
+            n = sock_recv(e->s, b, 1);
+            if (n == -EAGAIN)
+                continue;
+        }
+        return n == 1;
+    }
+}
+
+/* Send one byte; the socket's buffer is empty in a ping-pong, so it never
+ * has to wait.  1, or 0 on a failure. */
+static int loop_send(const struct loop_end *e, const char *b)
+{
+    return e->raw ? send(sock_fd(e->s), b, 1, MSG_NOSIGNAL) == 1 : sock_send(e->s, b, 1) == 1;
+}
+
+struct loop_pong {
+    struct loop_end end;
+    long count;
+    int ready; /* 1 once watched, -1 when that failed */
+};
+
+static void *loop_ponger(void *arg)
+{
+    struct loop_pong *p = arg;
+    int rc = loop_watch(&p->end, 1);
+    __atomic_store_n(&p->ready, rc == 0 ? 1 : -1, __ATOMIC_RELEASE);
+    char b;
+    for (long i = 0; rc == 0 && i < p->count; i++) {
+        if (!loop_recv(&p->end, &b) || !loop_send(&p->end, &b)) {
+            /* Wake the pinging side, which would otherwise wait for ever. */
+            shutdown(sock_fd(p->end.s), SHUT_RDWR);
+            break;
+        }
+    }
+    loop_watch(&p->end, 0);
+    return NULL;
+}
+
+static void loop_setup(struct ctx *c)
+{
+    pair_nodelay(c);
+    if (sock_set_nonblocking(&c->cli, 1) < 0 || sock_set_nonblocking(&c->srv, 1) < 0)
+        die("non-blocking mode", sock_error(&c->cli));
+    int rc = sock_poller_open(&c->poll_cli);
+    if (rc == 0)
+        rc = sock_poller_open(&c->poll_srv);
+    if (rc < 0)
+        die("poller", sock_strerror(rc));
+    c->ep_cli = epoll_create1(EPOLL_CLOEXEC);
+    c->ep_srv = epoll_create1(EPOLL_CLOEXEC);
+    if (c->ep_cli < 0 || c->ep_srv < 0)
+        die("epoll_create1", strerror(errno));
+}
+
+static void loop_teardown(struct ctx *c)
+{
+    sock_poller_close(c->poll_cli);
+    sock_poller_close(c->poll_srv);
+    close(c->ep_cli);
+    close(c->ep_srv);
+    close_pair(c);
+}
+
+/* One run: microseconds per 1-byte round trip through the event loop. */
+static double loop_run(struct ctx *c, int raw, long count)
+{
+    struct loop_end ping = {.s = &c->cli, .poller = c->poll_cli, .ep = c->ep_cli, .raw = raw};
+    struct loop_pong pong = {
+        .end = {.s = &c->srv, .poller = c->poll_srv, .ep = c->ep_srv, .raw = raw},
+        .count = count};
+    if (loop_watch(&ping, 1) < 0)
+        die("loop", "cannot watch the pinging socket");
+    pthread_t t;
+    start_thread(&t, loop_ponger, &pong);
+    /* The clock starts once both ends are watched. */
+    while (__atomic_load_n(&pong.ready, __ATOMIC_ACQUIRE) == 0)
+        sched_yield();
+    if (pong.ready < 0)
+        die("loop", "cannot watch the answering socket");
+    char b = 'x';
+    double t0 = now_s();
+    for (long i = 0; i < count; i++)
+        if (!loop_send(&ping, &b) || !loop_recv(&ping, &b))
+            die("event-loop ping-pong",
+                raw ? "send/recv failed or the echo thread stopped" : sock_error(&c->cli));
+    double dt = now_s() - t0;
+    pthread_join(t, NULL);
+    loop_watch(&ping, 0);
+    return dt / (double)count * 1e6;
+}
+
 /* ---- connect / accept / close --------------------------------------------- */
 
 /* One run: cycles per second of connect, accept, close.
@@ -365,6 +512,7 @@ static const struct figure figures[FIG_COUNT] = {
     [FIG_THROUGHPUT] = {"throughput", "MiB/s", "%.1f", 0.97, 1, make_pair, bulk_run, close_pair},
     [FIG_RTT] = {"rtt", "us", "%.2f", 1.03, 0, pair_nodelay, rtt_run, close_pair},
     [FIG_CONNECT] = {"connect", "conn/s", "%.0f", 0.95, 1, listen_any, conn_run, close_acceptor},
+    [FIG_LOOP] = {"loop", "us", "%.2f", 1.03, 0, loop_setup, loop_run, loop_teardown},
 };
 
 struct result {
@@ -484,13 +632,15 @@ static void usage(FILE *f)
             "  throughput  1 MiB chunks, send_all/recv_all vs send/recv   target >= 0.97\n"
             "  rtt         1-byte ping-pong round trip, TCP_NODELAY       target <= 1.03\n"
             "  connect     connect + accept + close rate                  target >= 0.95\n"
+            "  loop        the rtt ping-pong in an event loop: non-blocking\n"
+            "              calls and the poller vs recv/send and epoll    target <= 1.03\n"
             "\n"
             "  --quick       a few seconds instead of about half a minute\n"
             "  --rounds N    interleaved lib/raw rounds per figure, 1-%d (default 21)\n"
-            "  --only LIST   throughput, rtt, connect, or a comma-separated list\n"
+            "  --only LIST   throughput, rtt, connect, loop, or a comma-separated list\n"
             "  --host H      loopback address to use (default 127.0.0.1; ::1 works)\n"
             "  --mib N       MiB per throughput run (default 1024)\n"
-            "  --pings N     round trips per rtt run (default 10000)\n"
+            "  --pings N     round trips per rtt and per loop run (default 10000)\n"
             "  --cycles N    connections per connect run (default 1500)\n"
             "                (--mib, --pings and --cycles set how long each run lasts)\n"
             "\n"
@@ -527,7 +677,7 @@ static int parse_only(const char *text, unsigned *mask)
             if (strcmp(w, figures[i].name) == 0)
                 *mask |= 1u << i, found = 1;
         if (!found) {
-            fprintf(stderr, "sock bench: --only '%s': throughput, rtt or connect\n", w);
+            fprintf(stderr, "sock bench: --only '%s': throughput, rtt, connect or loop\n", w);
             return 2;
         }
     }
@@ -556,11 +706,12 @@ static int parse_args(int argc, char **argv, struct config *c)
      * (net.ipv4.tcp_max_tw_buckets, 131072 here), which, once full, would
      * change what a cycle costs in the middle of the measurement. */
     *c = (struct config){.rounds = 21,
-                         .work = {[FIG_THROUGHPUT] = 1024, [FIG_RTT] = 10000, [FIG_CONNECT] = 1500},
+                         .work = {[FIG_THROUGHPUT] = 1024, [FIG_RTT] = 10000, [FIG_CONNECT] = 1500,
+                                  [FIG_LOOP] = 10000},
                          .host = "127.0.0.1",
                          .only = (1u << FIG_COUNT) - 1};
     /* Explicit sizes win over --quick, whatever their order. */
-    long explicit_work[FIG_COUNT] = {0, 0, 0};
+    long explicit_work[FIG_COUNT] = {0, 0, 0, 0};
     long rounds = 0;
     /* 0, not 1: glibc then also forgets the state of an earlier getopt in
      * this process (the sock tool's, with its "+" mode).  getopt itself
@@ -573,6 +724,7 @@ static int parse_args(int argc, char **argv, struct config *c)
         case O_QUICK:
             c->rounds = 5;
             c->work[FIG_THROUGHPUT] = 256, c->work[FIG_RTT] = 5000, c->work[FIG_CONNECT] = 1000;
+            c->work[FIG_LOOP] = 5000;
             break;
         case O_ROUNDS:
             rc = parse_long("--rounds", optarg, 1, MAX_ROUNDS, "rounds", &rounds);
@@ -588,6 +740,7 @@ static int parse_args(int argc, char **argv, struct config *c)
             break;
         case O_PINGS:
             rc = parse_long("--pings", optarg, 1, 100000000, "round trips", &explicit_work[FIG_RTT]);
+            explicit_work[FIG_LOOP] = explicit_work[FIG_RTT];
             break;
         case O_CYCLES:
             rc = parse_long("--cycles", optarg, 1, 1000000, "connect cycles", &explicit_work[FIG_CONNECT]);

@@ -1,35 +1,32 @@
 /*
  * echo.c - `sock echo [HOST] PORT`: an echo server for many clients at
- * once, on one epoll event loop.
- *
- * The library's calls are blocking by design (one connection, one flow of
- * control, as the course teaches).  A server for thousands of clients
- * instead waits for all of them at once, so the listener is made with the
- * library (resolution, dual-stack bind, listen, errors) and the loop then
- * drives the descriptors with non-blocking system calls and epoll.
+ * once, on one event loop of the library's own: the acceptor and every
+ * client are non-blocking libsock handles (sock_set_nonblocking), and one
+ * sock_poller_t waits for all of them and for the signals.
  *
  * What makes it hold under load, each a scenario of the reliability
  * catalogue:
  *
- *   - Memory: a connection is 40 bytes in a table indexed by descriptor,
- *     with no buffer of its own while idle.  Data is read into one shared
- *     64 KiB buffer and sent straight back; only what the kernel would not
- *     take at once is copied into a buffer of the connection's own.
+ *   - Memory: a connection is an 88-byte slot (its sock_t and the few
+ *     fields below) in a table of fixed blocks, with no buffer of its own
+ *     while idle.  Data is read into one shared 64 KiB buffer and sent
+ *     straight back; only what the kernel would not take at once is
+ *     copied into a buffer of the connection's own.
  *   - Bounded buffering: while a connection has such a backlog, the loop
  *     stops reading from it.  A client that sends but never reads fills
  *     its own socket buffers and then waits; the server holds at most
  *     64 KiB for it.
- *   - Fairness: one recv per readable connection per turn, so a fast
+ *   - Fairness: one receive per readable connection per turn, so a fast
  *     client cannot starve the others, and idle ones cost nothing.
- *   - Descriptor exhaustion: when accept fails with EMFILE (or ENFILE,
- *     ENOBUFS, ENOMEM), the listener leaves the epoll set, since a
- *     level-triggered listener would wake the loop again at once and spin.
+ *   - Descriptor exhaustion: when accepting fails with EMFILE (or ENFILE,
+ *     ENOBUFS, ENOMEM), the acceptor leaves the poller, since a
+ *     level-triggered acceptor would wake the loop again at once and spin.
  *     It comes back as soon as a connection closes, or after a pause.
  *   - Idle clients: with --idle-timeout, connections sit on a list in the
  *     order of their last activity, so the loop finds the expired ones at
  *     its head without scanning them all.
  *   - Stop: SIGINT or SIGTERM (read from a signalfd, so no handler runs)
- *     closes the listener, ends every client's stream after what was
+ *     closes the acceptor, ends every client's stream after what was
  *     already echoed, waits a bounded time for the clients to close, and
  *     reports the counts.
  */
@@ -37,40 +34,41 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define ECHO_BUF 65536         /* the shared read buffer, and the most kept per client */
-#define ECHO_EVENTS 256        /* events taken per epoll_wait */
+#define ECHO_EVENTS 256        /* events taken per wait */
 #define ECHO_ACCEPT_BURST 64   /* accepts per turn, so clients already in are served too */
 #define ECHO_PAUSE_MS 250      /* retry accept this long after descriptors ran out */
 #define ECHO_DRAIN_MS 2000     /* on stop, how long clients get to close their side */
+#define ECHO_BLOCK 512         /* slots per block of the table */
 
-/* One client, in the table indexed by its descriptor.  The list links are
- * descriptors too (-1 for none): smaller than pointers, and still valid when
- * the table moves as it grows. */
+/* The part of an echo the kernel did not take at once, allocated only then. */
+struct pending {
+    uint32_t off, len; /* first unsent byte, bytes held */
+    char data[];
+};
+
+/* One client.  Slots live in blocks that never move, so the poller carries
+ * a slot's address; the list links are slot numbers (-1 for none), half
+ * the size of pointers.  A free slot is on the free list through next. */
 struct conn {
-    char *pend;         /* bytes read but not yet sent back, or NULL */
-    int64_t last_ms;    /* last activity, for --idle-timeout */
-    uint32_t pend_off;  /* first unsent byte of pend */
-    uint32_t pend_len;  /* bytes in pend */
-    int32_t prev, next; /* the activity list, oldest first */
-    uint8_t open;       /* this slot is a connection */
-    uint8_t draining;   /* stop: our side is shut, discard until the client closes */
+    sock_t s;              /* the client's handle */
+    struct pending *pend;  /* bytes read but not yet sent back, or NULL */
+    int64_t last_ms;       /* last activity, for --idle-timeout */
+    int32_t prev, next;    /* the activity list, oldest first; or the free list */
+    int32_t self;          /* this slot's number */
+    uint8_t open;          /* this slot is a connection */
+    uint8_t draining;      /* stop: our side is shut, discard until the client closes */
 };
 
 struct echo_opts {
@@ -87,16 +85,17 @@ struct echo_counts {
 struct server {
     struct echo_opts opt;
     struct echo_counts n;
-    sock_t acep;           /* the listener, made by the library */
-    int ep;                /* the epoll set */
-    int lfd;               /* the listener's descriptor, -1 once closed */
+    sock_t acep;           /* the acceptor, non-blocking */
+    int acep_open;         /* acep is open (it is closed when the stop begins) */
+    sock_poller_t *poller;
     int sfd;               /* the signalfd */
-    int listening;         /* the listener is in the epoll set */
+    int listening;         /* the acceptor is in the poller */
     int64_t resume_ms;     /* when paused by EMFILE: when to retry */
     int stopping;          /* 0, or the signal that stops us */
     int hurry;             /* a second SIGINT: end the stop now */
-    struct conn *c;        /* indexed by descriptor */
-    int cap;               /* slots in c */
+    struct conn **block;   /* the table: nblocks blocks of ECHO_BLOCK slots */
+    int nblocks;
+    int32_t free_head;     /* the free slots, -1 when every slot is taken */
     int32_t head, tail;    /* the activity list */
     char buf[ECHO_BUF];
 };
@@ -109,235 +108,242 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------------ table */
 
-/* Make room for descriptor fd.  The table doubles, so growing costs
- * little over a run; its slots are plain data, so realloc may move it. */
-static int table_fit(struct server *s, int fd)
+static struct conn *slot(const struct server *s, int32_t i)
 {
-    if (fd < s->cap)
-        return 0;
-    int cap = s->cap ? s->cap : 1024;
-    while (cap <= fd)
-        cap *= 2;
-    struct conn *c = realloc(s->c, (size_t)cap * sizeof *c);
-    if (!c)
-        return -1;
-    memset(c + s->cap, 0, (size_t)(cap - s->cap) * sizeof *c);
-    s->c = c;
-    s->cap = cap;
-    return 0;
+    return &s->block[i / ECHO_BLOCK][i % ECHO_BLOCK];
 }
 
-static void list_unlink(struct server *s, int fd)
+/* A free slot for the next client, or NULL when out of memory.  The table
+ * grows a block at a time and blocks never move (the poller holds their
+ * addresses), so memory follows the most clients ever open at once. */
+static struct conn *slot_get(struct server *s)
 {
-    struct conn *c = &s->c[fd];
+    if (s->free_head < 0) {
+        if (s->nblocks >= INT32_MAX / ECHO_BLOCK)
+            return NULL;
+        struct conn **grown = realloc(s->block, (size_t)(s->nblocks + 1) * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->block = grown;
+        struct conn *b = calloc(ECHO_BLOCK, sizeof *b);
+        if (!b)
+            return NULL;
+        s->block[s->nblocks] = b;
+        /* Pushed in reverse, so that the lowest numbers are taken first. */
+        for (int i = ECHO_BLOCK - 1; i >= 0; i--) {
+            b[i].self = s->nblocks * ECHO_BLOCK + i;
+            b[i].next = s->free_head;
+            s->free_head = b[i].self;
+        }
+        s->nblocks++;
+    }
+    return slot(s, s->free_head);
+}
+
+/* The slot that slot_get() returned becomes a connection. */
+static void slot_take(struct server *s, struct conn *c)
+{
+    s->free_head = c->next;
+}
+
+static void slot_release(struct server *s, struct conn *c)
+{
+    int32_t self = c->self;
+    memset(c, 0, sizeof *c);
+    c->self = self;
+    c->next = s->free_head;
+    s->free_head = self;
+}
+
+static void list_unlink(struct server *s, struct conn *c)
+{
     if (c->prev >= 0)
-        s->c[c->prev].next = c->next;
+        slot(s, c->prev)->next = c->next;
     else
         s->head = c->next;
     if (c->next >= 0)
-        s->c[c->next].prev = c->prev;
+        slot(s, c->next)->prev = c->prev;
     else
         s->tail = c->prev;
     c->prev = c->next = -1;
 }
 
-static void list_append(struct server *s, int fd)
+static void list_append(struct server *s, struct conn *c)
 {
-    struct conn *c = &s->c[fd];
     c->prev = s->tail;
     c->next = -1;
     if (s->tail >= 0)
-        s->c[s->tail].next = fd;
+        slot(s, s->tail)->next = c->self;
     else
-        s->head = fd;
-    s->tail = fd;
+        s->head = c->self;
+    s->tail = c->self;
 }
 
 /* Activity: the connection moves to the young end of the list. */
-static void touch(struct server *s, int fd, int64_t now)
+static void touch(struct server *s, struct conn *c, int64_t now)
 {
-    s->c[fd].last_ms = now;
-    if (s->opt.idle_ms >= 0 && s->tail != fd) {
-        list_unlink(s, fd);
-        list_append(s, fd);
+    c->last_ms = now;
+    if (s->opt.idle_ms >= 0 && s->tail != c->self) {
+        list_unlink(s, c);
+        list_append(s, c);
     }
 }
 
 /* ---------------------------------------------------------- connections */
 
-/* -v: one line per event of a client, named by its address. */
-static void note(const struct server *s, int fd, const char *what)
+/* -v: one line per event of a client, named by its address (which the
+ * handle remembers even after a reset). */
+static void note(const struct server *s, const struct conn *c, const char *what)
 {
     if (!s->opt.verbose)
         return;
-    /* A client that reset is often already unnamed (getpeername fails). */
-    struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
-    socklen_t len = sizeof ss;
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-            port = ntohs(a->sin6_port);
-        } else if (ss.ss_family == AF_INET) {
-            const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-            port = ntohs(a->sin_port);
-        }
-    }
-    fprintf(stderr, ss.ss_family == AF_INET6 ? "sock echo: client [%s]:%d: %s\n"
-                                             : "sock echo: client %s:%d: %s\n",
-            ip, port, what);
+    char addr[SOCK_ADDRSTRLEN] = "?";
+    sock_peer_addr(&c->s, addr, sizeof addr);
+    fprintf(stderr, "sock echo: client %s: %s\n", addr, what);
 }
 
 static void listener_watch(struct server *s, int on);
 
 /* Close one client and free what it held.  A descriptor freed while the
- * listener waits out EMFILE is what lets accepting resume, so resume now. */
-static void drop(struct server *s, int fd, const char *why)
+ * acceptor waits out EMFILE is what lets accepting resume, so resume now. */
+static void drop(struct server *s, struct conn *c, const char *why)
 {
-    struct conn *c = &s->c[fd];
-    note(s, fd, why);
-    list_unlink(s, fd);
+    note(s, c, why);
+    list_unlink(s, c);
     free(c->pend);
-    memset(c, 0, sizeof *c);
-    close(fd); /* also removes it from the epoll set */
+    sock_close(&c->s); /* also takes it out of the poller */
+    slot_release(s, c);
     s->n.open_now--;
-    if (!s->listening && s->lfd >= 0 && !s->stopping)
+    if (!s->listening && s->acep_open && !s->stopping)
         listener_watch(s, 1);
 }
 
-static int watch(struct server *s, int op, int fd, uint32_t events)
+/* What the loop wants of a client: to read, or, with a backlog, to write.
+ * Writing is edge-triggered: the poller always reports a client's end of
+ * stream (SOCK_HUP), so a level-triggered wait for room would wake the
+ * loop without end once a client that does not read has closed its side;
+ * flush_pending() sends until -EAGAIN, as an edge requires. */
+static int watch(struct server *s, struct conn *c, int writing)
 {
-    struct epoll_event ev = {.events = events, .data.fd = fd};
-    return epoll_ctl(s->ep, op, fd, &ev);
+    return sock_poller_modify(s->poller, &c->s, writing ? SOCK_WRITABLE | SOCK_EDGE : SOCK_READABLE,
+                              c);
 }
 
 /* A failed receive or send: a reset is the client's doing, counted apart.
  * A send fails with EPIPE, not ECONNRESET, once the client's reset has
- * been seen: never after our own shutdown (nothing is sent after it), so
- * it is the same reset. */
-static void drop_error(struct server *s, int fd, int err)
+ * been seen: never after our own shutdown (the library says SOCK_ECLOSED
+ * then, and nothing is sent after it), so it is the same reset. */
+static void drop_error(struct server *s, struct conn *c, int code)
 {
-    if (err == ECONNRESET || err == EPIPE)
+    int reset = code == -ECONNRESET || code == -EPIPE;
+    if (reset)
         s->n.resets++;
-    drop(s, fd, err == ECONNRESET || err == EPIPE ? "reset by the client" : strerror(err));
+    drop(s, c, reset ? "reset by the client" : sock_strerror(code));
 }
 
 /* Send what is pending.  Returns 1 when all of it went, 0 when the kernel
- * took part (wait for EPOLLOUT), -1 when the connection was dropped. */
-static int flush_pending(struct server *s, int fd)
+ * took part (wait until writable), -1 when the connection was dropped. */
+static int flush_pending(struct server *s, struct conn *c)
 {
-    struct conn *c = &s->c[fd];
-    while (c->pend_off < c->pend_len) {
-        ssize_t n = send(fd, c->pend + c->pend_off, c->pend_len - c->pend_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (n < 0) {
-            drop_error(s, fd, errno);
-            return -1;
-        }
-        c->pend_off += (uint32_t)n;
+    struct pending *p = c->pend;
+    size_t sent = 0;
+    int rc = sock_send_all(&c->s, p->data + p->off, p->len - p->off, &sent);
+    p->off += (uint32_t)sent;
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc < 0) {
+        drop_error(s, c, rc);
+        return -1;
     }
-    free(c->pend);
+    free(p);
     c->pend = NULL;
-    c->pend_off = c->pend_len = 0;
     return 1;
 }
 
 /* Keep the part of an echo the kernel did not take, and stop reading from
  * this client until it is sent: this is what bounds the server's memory
  * for a client that does not read. */
-static int keep_pending(struct server *s, int fd, const char *data, size_t len)
+static void keep_pending(struct server *s, struct conn *c, const char *data, size_t len)
 {
-    struct conn *c = &s->c[fd];
-    c->pend = malloc(len);
-    if (!c->pend) {
-        drop(s, fd, "out of memory for its backlog");
-        return -1;
+    struct pending *p = malloc(sizeof *p + len);
+    if (!p) {
+        drop(s, c, "out of memory for its backlog");
+        return;
     }
-    memcpy(c->pend, data, len);
-    c->pend_off = 0;
-    c->pend_len = (uint32_t)len;
-    if (watch(s, EPOLL_CTL_MOD, fd, EPOLLOUT) < 0) {
-        drop(s, fd, strerror(errno));
-        return -1;
-    }
-    return 0;
+    memcpy(p->data, data, len);
+    p->off = 0;
+    p->len = (uint32_t)len;
+    c->pend = p;
+    int rc = watch(s, c, 1);
+    if (rc < 0)
+        drop(s, c, sock_strerror(rc));
 }
 
 /* The client's side is closed.  Everything read was echoed (or we would not
  * be reading), so closing now loses nothing and the client sees the end. */
-static void client_finished(struct server *s, int fd)
+static void client_finished(struct server *s, struct conn *c)
 {
-    drop(s, fd, s->c[fd].draining ? "closed after the stop" : "closed");
+    drop(s, c, c->draining ? "closed after the stop" : "closed");
 }
 
 /* One readable event: one receive, echoed at once. */
-static void on_readable(struct server *s, int fd, int64_t now)
+static void on_readable(struct server *s, struct conn *c, int64_t now)
 {
-    ssize_t n;
-    do
-        n = recv(fd, s->buf, sizeof s->buf, 0);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = sock_recv(&c->s, s->buf, sizeof s->buf);
+    if (n == -EAGAIN)
+        return;
     if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            drop_error(s, fd, errno);
+        drop_error(s, c, (int)n);
         return;
     }
     if (n == 0) {
-        client_finished(s, fd);
+        client_finished(s, c);
         return;
     }
-    touch(s, fd, now);
-    if (s->c[fd].draining)
+    touch(s, c, now);
+    if (c->draining)
         return; /* our side is shut: what arrives now cannot be echoed */
     s->n.bytes += (unsigned long long)n;
-    ssize_t w;
-    do
-        w = send(fd, s->buf, (size_t)n, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
-    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        drop_error(s, fd, errno);
+    ssize_t w = sock_send(&c->s, s->buf, (size_t)n);
+    if (w < 0 && w != -EAGAIN) {
+        drop_error(s, c, (int)w);
         return;
     }
     if (w < 0)
         w = 0;
     if (w < n)
-        keep_pending(s, fd, s->buf + w, (size_t)(n - w));
+        keep_pending(s, c, s->buf + w, (size_t)(n - w));
 }
 
 /* The backlog can move again: send it, then read again. */
-static void on_writable(struct server *s, int fd, int64_t now)
+static void on_writable(struct server *s, struct conn *c, int64_t now)
 {
-    int r = flush_pending(s, fd);
+    int r = flush_pending(s, c);
     if (r < 0)
         return;
-    touch(s, fd, now);
+    touch(s, c, now);
     if (r == 0)
         return;
-    if (s->c[fd].draining)
-        shutdown(fd, SHUT_WR);
+    if (c->draining)
+        sock_shutdown(&c->s, SOCK_SHUT_WRITE);
     /* Back to reading; a client we cannot watch any more is dropped rather
-     * than left to wake the loop for writing for ever. */
-    if (watch(s, EPOLL_CTL_MOD, fd, EPOLLIN) < 0)
-        drop(s, fd, strerror(errno));
+     * than left without events for ever. */
+    int rc = watch(s, c, 0);
+    if (rc < 0)
+        drop(s, c, sock_strerror(rc));
 }
 
-static void on_client(struct server *s, int fd, uint32_t events, int64_t now)
+static void on_client(struct server *s, struct conn *c, unsigned events, int64_t now)
 {
-    if (fd >= s->cap || !s->c[fd].open)
+    if (!c->open)
         return; /* dropped earlier in this same batch of events */
     /* The client's state, not the event, says what to do: with a backlog
      * it is sent first (a hang-up or error then shows in send's result),
      * so echoes never leave out of order. */
-    if (s->c[fd].pend)
-        on_writable(s, fd, now);
-    else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        on_readable(s, fd, now); /* a hang-up or error shows in recv's result */
+    if (c->pend)
+        on_writable(s, c, now);
+    else if (events & SOCK_READABLE)
+        on_readable(s, c, now); /* a hang-up or error shows in recv's result */
 }
 
 /* ------------------------------------------------------------- listener */
@@ -346,58 +352,63 @@ static void listener_watch(struct server *s, int on)
 {
     if (on == s->listening)
         return;
-    if (watch(s, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->lfd, EPOLLIN) == 0)
+    int rc = on ? sock_poller_add(s->poller, &s->acep, SOCK_READABLE, &s->acep)
+                : sock_poller_remove(s->poller, &s->acep);
+    if (rc == 0)
         s->listening = on;
 }
 
-static int accept_failure_is_exhaustion(int err)
+static int accept_failure_is_exhaustion(int code)
 {
-    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    return code == -EMFILE || code == -ENFILE || code == -ENOBUFS || code == -ENOMEM;
 }
 
-static void add_client(struct server *s, int fd, int64_t now)
+/* Set up the slot of a client just accepted; 0, or -1 when it was refused. */
+static int add_client(struct server *s, struct conn *c, int64_t now)
 {
-    static const int one = 1;
-    if (table_fit(s, fd) < 0) {
-        close(fd);
-        s->n.accept_failed++;
-        return;
-    }
     /* An echo sent in two pieces must not wait for an ACK (Nagle). */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (watch(s, EPOLL_CTL_ADD, fd, EPOLLIN) < 0) {
-        close(fd);
+    sock_set_nodelay(&c->s, 1);
+    if (sock_poller_add(s->poller, &c->s, SOCK_READABLE, c) < 0) {
+        sock_close(&c->s);
         s->n.accept_failed++;
-        return;
+        return -1;
     }
-    struct conn *c = &s->c[fd];
-    memset(c, 0, sizeof *c);
+    slot_take(s, c);
     c->open = 1;
     c->last_ms = now;
     c->prev = c->next = -1;
-    list_append(s, fd);
+    list_append(s, c);
     s->n.accepted++;
     if (++s->n.open_now > s->n.peak)
         s->n.peak = s->n.open_now;
-    note(s, fd, "connected");
+    note(s, c, "connected");
+    return 0;
 }
 
-/* Take the waiting clients, a burst at a time.  Out of descriptors, stop
- * watching the listener until one is freed or the pause is over. */
+/* Take the waiting clients, a burst at a time, each straight into a free
+ * slot.  Out of descriptors, stop watching the acceptor until one is freed
+ * or the pause is over. */
 static void on_listener(struct server *s, int64_t now)
 {
     for (int i = 0; i < ECHO_ACCEPT_BURST; i++) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            add_client(s, fd, now);
+        struct conn *c = slot_get(s);
+        if (!c) {
+            s->n.accept_failed++;
+            return; /* out of memory: the client stays queued for the next turn */
+        }
+        int rc = sock_accept(&s->acep, &c->s);
+        if (rc == 0) {
+            add_client(s, c, now);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
-            continue; /* that client is gone, or refused by a firewall: take the next */
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        /* The library skips clients that died in the queue; EPERM is one
+         * a firewall refused: take the next. */
+        if (rc == -EPERM)
+            continue;
+        if (rc == -EAGAIN)
             return;
         s->n.accept_failed++;
-        if (accept_failure_is_exhaustion(errno)) {
+        if (accept_failure_is_exhaustion(rc)) {
             listener_watch(s, 0);
             s->resume_ms = now + ECHO_PAUSE_MS;
         }
@@ -414,13 +425,13 @@ static void begin_stop(struct server *s, int sig)
     s->stopping = sig;
     listener_watch(s, 0);
     sock_close(&s->acep);
-    s->lfd = -1;
-    for (int fd = s->head; fd >= 0;) {
-        int next = s->c[fd].next;
-        s->c[fd].draining = 1;
-        if (!s->c[fd].pend)
-            shutdown(fd, SHUT_WR); /* else: after its backlog, in on_writable */
-        fd = next;
+    s->acep_open = 0;
+    for (int32_t i = s->head; i >= 0;) {
+        struct conn *c = slot(s, i);
+        i = c->next;
+        c->draining = 1;
+        if (!c->pend)
+            sock_shutdown(&c->s, SOCK_SHUT_WRITE); /* else: after its backlog, in on_writable */
     }
 }
 
@@ -444,20 +455,20 @@ static void expire_idle(struct server *s, int64_t now)
 {
     if (s->opt.idle_ms < 0)
         return;
-    while (s->head >= 0 && now - s->c[s->head].last_ms >= s->opt.idle_ms) {
+    while (s->head >= 0 && now - slot(s, s->head)->last_ms >= s->opt.idle_ms) {
         s->n.idle_dropped++;
-        drop(s, s->head, "idle, dropped");
+        drop(s, slot(s, s->head), "idle, dropped");
     }
 }
 
-/* How long epoll_wait may sleep: until the oldest client expires, the
- * listener's pause ends or the stop's grace runs out; -1 for no limit. */
+/* How long the wait may sleep: until the oldest client expires, the
+ * acceptor's pause ends or the stop's grace runs out; -1 for no limit. */
 static int next_timeout(const struct server *s, int64_t now, int64_t stop_deadline)
 {
     int64_t until = -1;
     if (s->opt.idle_ms >= 0 && s->head >= 0)
-        until = s->c[s->head].last_ms + s->opt.idle_ms;
-    if (!s->listening && s->lfd >= 0 && (until < 0 || s->resume_ms < until))
+        until = slot(s, s->head)->last_ms + s->opt.idle_ms;
+    if (!s->listening && s->acep_open && (until < 0 || s->resume_ms < until))
         until = s->resume_ms;
     if (s->stopping && (until < 0 || stop_deadline < until))
         until = stop_deadline;
@@ -469,7 +480,7 @@ static int next_timeout(const struct server *s, int64_t now, int64_t stop_deadli
 
 static int run_loop(struct server *s)
 {
-    struct epoll_event ev[ECHO_EVENTS];
+    sock_event_t ev[ECHO_EVENTS];
     int64_t stop_deadline = 0;
     for (;;) {
         int64_t now = now_ms();
@@ -477,22 +488,21 @@ static int run_loop(struct server *s)
             stop_deadline = now + ECHO_DRAIN_MS;
         if (s->stopping && (s->n.open_now == 0 || now >= stop_deadline || s->hurry))
             return 0;
-        int n = epoll_wait(s->ep, ev, ECHO_EVENTS, next_timeout(s, now, stop_deadline));
-        if (n < 0 && errno != EINTR) {
-            tool_err("echo", "epoll_wait: %s", strerror(errno));
+        int n = sock_poller_wait(s->poller, ev, ECHO_EVENTS, next_timeout(s, now, stop_deadline));
+        if (n < 0) {
+            tool_err("echo", "waiting for clients: %s", sock_strerror(n));
             return -1;
         }
         now = now_ms();
         for (int i = 0; i < n; i++) {
-            int fd = ev[i].data.fd;
-            if (fd == s->sfd)
+            if (ev[i].user == &s->sfd)
                 on_signal(s);
-            else if (fd == s->lfd)
+            else if (ev[i].user == &s->acep)
                 on_listener(s, now);
             else
-                on_client(s, fd, ev[i].events, now);
+                on_client(s, ev[i].user, ev[i].events, now);
         }
-        if (!s->listening && s->lfd >= 0 && !s->stopping && now >= s->resume_ms)
+        if (!s->listening && s->acep_open && !s->stopping && now >= s->resume_ms)
             listener_watch(s, 1);
         expire_idle(s, now);
     }
@@ -506,9 +516,9 @@ static void usage(FILE *f)
             "usage: sock [global options] echo [OPTIONS] [HOST] PORT\n"
             "\n"
             "Serve many clients at once, sending back every byte each one sends, from one\n"
-            "event loop (epoll).  Listens on HOST PORT (every local address, IPv4 and IPv6,\n"
-            "when HOST is left out; PORT 0 lets the system choose) and prints 'listening on\n"
-            "ADDR' on standard error with the real port.\n"
+            "event loop (the library's poller).  Listens on HOST PORT (every local address,\n"
+            "IPv4 and IPv6, when HOST is left out; PORT 0 lets the system choose) and prints\n"
+            "'listening on ADDR' on standard error with the real port.\n"
             "\n"
             "SIGINT or SIGTERM stops it cleanly: no new clients, every client's stream is\n"
             "ended after what it was already sent back, clients get %d s to close, and a\n"
@@ -522,7 +532,7 @@ static void usage(FILE *f)
             "                     system's maximum; the system caps it at somaxconn)\n"
             "  -v, --verbose      one line per client connected and closed\n"
             "\n"
-            "Memory stays small and bounded: an idle client costs under 100 bytes of the\n"
+            "Memory stays small and bounded: an idle client costs under 128 bytes of the\n"
             "server's memory (besides the kernel's socket buffers), and a client that sends\n"
             "without reading gets at most 64 KiB kept for it before the server stops reading\n"
             "from it.  When descriptors run out, accepting pauses until one is free.  The\n"
@@ -588,23 +598,25 @@ static void raise_fd_limit(void)
     }
 }
 
-/* The listener, made by the library: resolution, dual-stack bind and
- * errors are its job.  Then non-blocking, for the loop. */
+/* The acceptor: resolution, dual-stack bind and errors are the library's
+ * job; then non-blocking, for the loop (accepted clients inherit it). */
 static int open_listener(const struct cli_opts *o, const struct echo_args *a, sock_t *acep)
 {
     int rc = tool_listen("echo", o, a->host, a->port, a->backlog, 0, acep);
     if (rc)
         return rc;
-    int fd = sock_fd(acep);
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-        tool_err("echo", "cannot make the listener non-blocking: %s", strerror(errno));
+    if (sock_set_nonblocking(acep, 1) < 0) {
+        tool_err("echo", "cannot make the acceptor non-blocking: %s", sock_error(acep));
         sock_close(acep);
         return EXIT_NET;
     }
     return 0;
 }
 
-/* SIGINT and SIGTERM arrive through a descriptor in the epoll set. */
+/* SIGINT and SIGTERM arrive through a descriptor in the poller: the library
+ * has no signals of its own (it never touches the process's signal
+ * handling), so the signalfd is the loop's, watched with
+ * sock_poller_add_fd() and read with read(). */
 static int open_signals(struct server *s)
 {
     sigset_t set;
@@ -612,9 +624,11 @@ static int open_signals(struct server *s)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -1;
+        return -errno;
     s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    return s->sfd < 0 ? -1 : watch(s, EPOLL_CTL_ADD, s->sfd, EPOLLIN);
+    if (s->sfd < 0)
+        return -errno;
+    return sock_poller_add_fd(s->poller, s->sfd, SOCK_READABLE, &s->sfd);
 }
 
 static void report(const struct server *s)
@@ -632,7 +646,14 @@ static void report(const struct server *s)
 static void close_all(struct server *s)
 {
     while (s->head >= 0)
-        drop(s, s->head, "closed at the end of the stop");
+        drop(s, slot(s, s->head), "closed at the end of the stop");
+}
+
+static void free_table(struct server *s)
+{
+    for (int i = 0; i < s->nblocks; i++)
+        free(s->block[i]);
+    free(s->block);
 }
 
 int cmd_echo(const struct cli_opts *o, int argc, char **argv)
@@ -652,33 +673,34 @@ int cmd_echo(const struct cli_opts *o, int argc, char **argv)
         return EXIT_NET;
     }
     s->opt = (struct echo_opts){.idle_ms = a.idle_ms, .backlog = a.backlog, .verbose = a.verbose};
-    s->head = s->tail = -1;
-    s->ep = s->sfd = s->lfd = -1;
-    /* The signals are blocked before the listener exists, so that a stop
+    s->head = s->tail = s->free_head = -1;
+    s->sfd = -1;
+    /* The signals are blocked before the acceptor exists, so that a stop
      * sent as soon as "listening on" shows is never lost. */
-    s->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (s->ep < 0 || open_signals(s) < 0) {
-        tool_err("echo", "cannot set up the event loop: %s", strerror(errno));
+    int code = sock_poller_open(&s->poller);
+    if (code == 0)
+        code = open_signals(s);
+    if (code < 0) {
+        tool_err("echo", "cannot set up the event loop: %s", sock_strerror(code));
         rc = EXIT_NET;
     } else if ((rc = open_listener(o, &a, &s->acep)) == 0) {
-        s->lfd = sock_fd(&s->acep);
+        s->acep_open = 1;
         listener_watch(s, 1);
         rc = run_loop(s) == 0 ? EXIT_OK : EXIT_NET;
         if (rc == EXIT_OK)
             report(s);
     }
-    /* The listener first, so that freeing descriptors cannot resume it. */
-    if (s->lfd >= 0) {
+    /* The acceptor first, so that freeing descriptors cannot resume it. */
+    if (s->acep_open) {
         listener_watch(s, 0);
         sock_close(&s->acep);
-        s->lfd = -1;
+        s->acep_open = 0;
     }
     close_all(s);
     if (s->sfd >= 0)
         close(s->sfd);
-    if (s->ep >= 0)
-        close(s->ep);
-    free(s->c);
+    sock_poller_close(s->poller);
+    free_table(s);
     free(s);
     return rc;
 }

@@ -23,9 +23,16 @@ struct echo_server {
     char log[4096];
 };
 
-static void start(struct echo_server *e, const char *host)
+/* Start `sock echo [option] HOST 0`; option may be NULL. */
+static void start_with(struct echo_server *e, const char *option, const char *host)
 {
-    char *argv[] = {(char *)sock_bin(), "echo", (char *)host, "0", NULL};
+    char *argv[6] = {(char *)sock_bin(), "echo"};
+    int n = 2;
+    if (option)
+        argv[n++] = (char *)option;
+    argv[n++] = (char *)host;
+    argv[n++] = "0";
+    argv[n] = NULL;
     memset(e, 0, sizeof *e);
     cr_assert_eq(proc_start(&e->p, argv), 0, "cannot start %s", sock_bin());
     cr_assert(proc_wait_for(e->p.err, "listening on", e->log, sizeof e->log, 10000),
@@ -33,6 +40,11 @@ static void start(struct echo_server *e, const char *host)
     int port = parse_listening_port(e->log);
     cr_assert_gt(port, 0, "no port in: %s", e->log);
     snprintf(e->port, sizeof e->port, "%d", port);
+}
+
+static void start(struct echo_server *e, const char *host)
+{
+    start_with(e, NULL, host);
 }
 
 /* Stop it with sig; returns its exit status, with its counts in e->log. */
@@ -224,4 +236,43 @@ Test(echo, second_sigint_ends_the_grace_period, .timeout = 30)
                   strstr(e.log, "1 cut off at the second SIGINT"),
               "%s", e.log);
     sock_close(&c);
+}
+
+/* -v names every client by its address, as the client sees its own
+ * (brackets for IPv6), when it connects and when it ends: in order, and
+ * also when it ends with a reset (the name then comes from the handle,
+ * since the kernel no longer knows the peer). */
+Test(echo, verbose_names_each_client_when_it_comes_and_goes, .timeout = 30)
+{
+    for (int f = 0; f < 2; f++) {
+        struct echo_server e;
+        start_with(&e, "-v", families[f]);
+        sock_t a, b;
+        char name_a[SOCK_ADDRSTRLEN], name_b[SOCK_ADDRSTRLEN], want[3][128];
+        client(&a, families[f], e.port);
+        expect_echo(&a, "ping\n");
+        client(&b, families[f], e.port);
+        expect_echo(&b, "pong\n");
+        cr_assert_eq(sock_local_addr(&a, name_a, sizeof name_a), 0);
+        cr_assert_eq(sock_local_addr(&b, name_b, sizeof name_b), 0);
+        snprintf(want[0], sizeof want[0], "sock echo: client %s: connected\n", name_a);
+        snprintf(want[1], sizeof want[1], "sock echo: client %s: closed\n", name_a);
+        snprintf(want[2], sizeof want[2], "sock echo: client %s: reset by the client\n", name_b);
+        sock_close(&a);
+        cr_assert(proc_wait_for(e.p.err, want[1], e.log, sizeof e.log, 10000), "%s", e.log);
+        sock_abort(&b);
+        cr_assert(proc_wait_for(e.p.err, "reset by the client", e.log, sizeof e.log, 10000),
+                  "%s", e.log);
+        int st = stop(&e, SIGTERM);
+        cr_expect_eq(st, 0, "exit %d: %s", st, e.log);
+        const char *at = e.log;
+        for (int i = 0; i < 3; i++) {
+            const char *hit = strstr(at, want[i]);
+            cr_expect(hit, "no '%.*s' after the lines before it in: %s",
+                      (int)strlen(want[i]) - 1, want[i], e.log);
+            if (hit)
+                at = hit;
+        }
+        cr_expect(strstr(e.log, "1 resets"), "the reset is not counted: %s", e.log);
+    }
 }
