@@ -415,9 +415,11 @@ void tool_line_draw(const char *text)
 {
     if (isatty(STDERR_FILENO)) {
         /* In place: back to the start of the line, the text, and erase
-         * what a longer earlier line left after it. */
-        fprintf(stderr, "\r%s\033[K", text);
+         * what a longer earlier line left after it.  The line counts as
+         * open before it is written: a Ctrl-C the moment it appears must
+         * find it open and end it. */
         line_open = 1;
+        fprintf(stderr, "\r%s\033[K", text);
     } else {
         fprintf(stderr, "%s\n", text);
     }
