@@ -66,8 +66,9 @@ extern "C" {
  * "no more messages", as opposed to SOCK_EOF, a message cut short. */
 #define SOCK_END (-10004)
 
-/* Longest address text, "[ffff:...:ffff%interface]:65535" plus the NUL. */
-#define SOCK_ADDRSTRLEN 80
+/* Longest address text: "[ffff:...:ffff%interface]:65535", or a Unix
+ * socket's "unix:" and its path of up to 107 bytes, plus the NUL. */
+#define SOCK_ADDRSTRLEN 120
 /* Size of the per-socket error text buffer. */
 #define SOCK_ERRLEN 256
 
@@ -128,6 +129,11 @@ int sock_set_family(sock_t *s, int family);
  * note).  Call it before other threads use s. */
 int sock_set_timeout(sock_t *s, int ms);
 
+/* The permissions of the file a Unix socket bind creates, e.g. 0660 (who
+ * may connect); without it the process's umask decides.  Call before
+ * sock_bind().  Returns 0, or -EINVAL for bits outside 0777. */
+int sock_set_unix_mode(sock_t *s, unsigned mode);
+
 /* TCP_NODELAY on (1) or off (0): send small writes at once instead of
  * waiting to coalesce them (Nagle).  Needs a descriptor (after bind, connect
  * or accept); -ENOTCONN before. */
@@ -139,6 +145,13 @@ int sock_set_nodelay(sock_t *s, int on);
  * host is a name ("localhost"), a numeric IPv4 or IPv6 address, an IPv6
  * address in brackets ("[::1]") or with a zone ("fe80::1%eth0").  service is
  * a port number ("8080", "0" for any free port) or a service name ("http").
+ *
+ * A host "unix:PATH" names a Unix domain stream socket instead, in the same
+ * lifecycle: "unix:/run/app.sock" a file, "unix:@name" a name in Linux's
+ * abstract namespace (no file).  Its service must be NULL, "" or "0".  A
+ * path longer than the system's limit (107 bytes) is -ENAMETOOLONG, never
+ * cut short.  Their address text is "unix:/run/app.sock", "unix:@name", or
+ * "unix:(unnamed)" for a client that did not bind.
  * A port number is plain decimal digits, 0..65535: a service that starts
  * with a digit, a sign or a blank and is not that ("99999", "-1", "+80",
  * " 80", "80 ", "0x50"), or that holds a blank or a control character
@@ -147,7 +160,7 @@ int sock_set_nodelay(sock_t *s, int on);
 
 /* One address, as sock_bind()/sock_connect() would try it. */
 typedef struct sock_addr {
-    int family;                  /* AF_INET or AF_INET6 */
+    int family;                  /* AF_INET, AF_INET6 or AF_UNIX */
     char text[SOCK_ADDRSTRLEN];  /* "127.0.0.1:80" or "[::1]:80" */
 } sock_addr_t;
 
@@ -190,7 +203,10 @@ int sock_addr_port(const struct sockaddr *sa);
  * AF_INET every IPv4 address.  An explicit IPv6 address binds IPv6 only.  Every address of host is tried until one binds.
  * SO_REUSEADDR is set, so a server restarts at once while its old
  * connections sit in TIME_WAIT.  Service "0" lets the system choose a free
- * port (see sock_local_addr).  Returns 0 or a negative code: -EADDRINUSE,
+ * port (see sock_local_addr).  A Unix socket file left behind by a server
+ * that died is replaced; one where a server still accepts is -EADDRINUSE
+ * (a running server's path is never taken over); the file is removed when
+ * the acceptor that created it is closed (if it is still that file).  Returns 0 or a negative code: -EADDRINUSE,
  * -EADDRNOTAVAIL, -EACCES, SOCK_ERESOLVE, -EINVAL (already bound or
  * connected, bad port), SOCK_ECLOSED (closed handle). */
 int sock_bind(sock_t *s, const char *host, const char *service);
@@ -598,7 +614,14 @@ int sock_poller_wake(sock_poller_t *p);
 int sock_local_addr(const sock_t *s, char *buf, size_t len);
 int sock_peer_addr(const sock_t *s, char *buf, size_t len);
 
-/* The local port (after bind, connect or accept), or a negative code. */
+/* The credentials of the process at the other end of a connected Unix
+ * socket, as the kernel saw them when the connection was made (any of the
+ * pointers may be NULL).  Returns 0, -ENOTCONN, -EAFNOSUPPORT (not a Unix
+ * socket). */
+int sock_peer_cred(const sock_t *s, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/* The local port (after bind, connect or accept), or a negative code
+ * (-EAFNOSUPPORT for a Unix socket). */
 int sock_local_port(const sock_t *s);
 
 /* The descriptor, or -1 before bind/connect/accept and after close.  Use it

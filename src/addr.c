@@ -11,14 +11,38 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
 int sock__is_wildcard(const char *host)
 {
     return host == NULL || host[0] == '\0' || strcmp(host, "*") == 0;
 }
 
+int sock__is_unix(const char *host)
+{
+    return host && strncmp(host, "unix:", 5) == 0;
+}
+
+/* "unix:/path", "unix:@name" (abstract: the name runs to the first NUL;
+ * callers zero the address first), "unix:(unnamed)". */
+static int format_unix(const struct sockaddr_un *un, char *buf, size_t len)
+{
+    const char *path = un->sun_path;
+    size_t max = sizeof un->sun_path;
+    int n;
+    if (path[0] != '\0')
+        n = snprintf(buf, len, "unix:%.*s", (int)strnlen(path, max), path);
+    else if (path[1] != '\0')
+        n = snprintf(buf, len, "unix:@%.*s", (int)strnlen(path + 1, max - 1), path + 1);
+    else
+        n = snprintf(buf, len, "unix:(unnamed)");
+    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
 int sock__format_addr(const struct sockaddr *sa, char *buf, size_t len)
 {
+    if (sa->sa_family == AF_UNIX)
+        return format_unix((const struct sockaddr_un *)sa, buf, len);
     char ip[INET6_ADDRSTRLEN + 1 + 16];
     unsigned port;
     int n;
@@ -77,7 +101,7 @@ SOCK_API int sock_addr_port(const struct sockaddr *sa)
         return ntohs(((const struct sockaddr_in *)sa)->sin_port);
     if (sa->sa_family == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    return -EAFNOSUPPORT;
+    return -EAFNOSUPPORT; /* AF_UNIX has no port */
 }
 
 /* Copy [from, from+n) into buf of len bytes; -EINVAL if it does not fit. */

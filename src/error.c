@@ -47,6 +47,7 @@ struct sock__ext *sock__ext(sock_t *s)
     struct sock__ext *fresh = calloc(1, sizeof *fresh);
     if (!fresh)
         return NULL;
+    fresh->unix_mode = -1;
     struct sock__ext *expected = NULL;
     if (!__atomic_compare_exchange_n(&s->priv_ext, &expected, fresh, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
@@ -75,6 +76,7 @@ void sock__ext_free(sock_t *s)
     if (ext->next)
         ext->next->prev = ext->prev;
     pthread_mutex_unlock(&all_ext_lock);
+    free(ext->unix_path);
     free(ext);
 }
 

@@ -12,6 +12,8 @@
 
 #include <netdb.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
 
 #ifdef SOCK_BUILDING_SHARED
 #define SOCK_API __attribute__((visibility("default")))
@@ -74,6 +76,12 @@ struct sock__ext {
     int err_slot;                   /* which err[] holds the last failure */
     char err[3][SOCK_ERRLEN];
     struct sock__connecting *connecting; /* a non-blocking connect under way */
+    /* A Unix socket file this handle created by binding, removed at close
+     * if it is still the same file. */
+    char *unix_path;
+    dev_t unix_dev;
+    ino_t unix_ino;
+    int unix_mode;                  /* sock_set_unix_mode(), -1 if not set */
 };
 
 /* ---- error.c ------------------------------------------------------------ */
@@ -128,6 +136,9 @@ void sock__format_target(const char *host, const char *service, char *buf, size_
 
 /* 1 if host means "every local address" (NULL, "" or "*"). */
 int sock__is_wildcard(const char *host);
+
+/* 1 if host names a Unix socket ("unix:..."). */
+int sock__is_unix(const char *host);
 
 /* ---- resolve.c ---------------------------------------------------------- */
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned next_id;
@@ -40,7 +42,7 @@ SOCK_API void sock_init(sock_t *s)
 static int new_fd(const sock_t *s, int family)
 {
     int type = SOCK_STREAM | SOCK_CLOEXEC | (sock__wants_nonblock(s) ? SOCK_NONBLOCK : 0);
-    int fd = socket(family, type, IPPROTO_TCP);
+    int fd = socket(family, type, family == AF_UNIX ? 0 : IPPROTO_TCP);
     return fd < 0 ? -errno : fd;
 }
 
@@ -144,6 +146,88 @@ fail:;
     return -e;
 }
 
+/* ---- Unix socket files ---------------------------------------------------- */
+
+/* The path of a Unix address that names a file, or NULL (abstract). */
+static const char *unix_file(const struct addrinfo *ai)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)ai->ai_addr;
+    return ai->ai_family == AF_UNIX && un->sun_path[0] ? un->sun_path : NULL;
+}
+
+/* A bind found the path in use: is a server accepting there?  A socket
+ * file left by a server that died refuses connections (ECONNREFUSED), and
+ * then it is removed so that the bind can be tried again; a live server
+ * (the connect succeeds, or its queue is full: EAGAIN) keeps its path.
+ * Returns 0 when the stale file was removed, else -EADDRINUSE (or why the
+ * file could not be checked). */
+static int remove_if_stale(const struct addrinfo *ai)
+{
+    const char *path = unix_file(ai);
+    struct stat st;
+    if (!path || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return -EADDRINUSE;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0)
+        return -errno;
+    int stale = connect(probe, ai->ai_addr, ai->ai_addrlen) < 0 && errno == ECONNREFUSED;
+    close(probe);
+    if (!stale)
+        return -EADDRINUSE;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* After a bind created the file: give it the mode asked for, and
+ * remember it (device and inode) so that close removes this file and
+ * never one a later server put at the same path. */
+static int own_unix_file(sock_t *s, int fd, const struct addrinfo *ai)
+{
+    const char *path = unix_file(ai);
+    if (!path)
+        return 0;
+    struct sock__ext *ext = sock__ext(s);
+    if (!ext)
+        return -ENOMEM;
+    struct stat st;
+    if ((ext->unix_mode >= 0 && chmod(path, (mode_t)ext->unix_mode) < 0) || lstat(path, &st) < 0)
+        return -errno;
+    (void)fd;
+    free(ext->unix_path);
+    ext->unix_path = strdup(path);
+    if (!ext->unix_path)
+        return -ENOMEM;
+    ext->unix_dev = st.st_dev;
+    ext->unix_ino = st.st_ino;
+    return 0;
+}
+
+static void remove_own_unix_file(sock_t *s)
+{
+    struct sock__ext *ext = s->priv_ext;
+    struct stat st;
+    if (!ext || !ext->unix_path)
+        return;
+    int saved = errno;
+    if (lstat(ext->unix_path, &st) == 0 && st.st_dev == ext->unix_dev &&
+        st.st_ino == ext->unix_ino)
+        unlink(ext->unix_path);
+    errno = saved;
+}
+
+SOCK_API int sock_set_unix_mode(sock_t *s, unsigned mode)
+{
+    if (!s)
+        return -EINVAL;
+    if (mode & ~0777u)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                          "set_unix_mode: %#o is not a file mode (0 to 0777)", mode);
+    struct sock__ext *ext = sock__ext(s);
+    if (!ext)
+        return -ENOMEM;
+    ext->unix_mode = (int)mode;
+    return 0;
+}
+
 static int do_bind(sock_t *s, const char *host, const char *service)
 {
     int flags = sock__flags(s);
@@ -162,8 +246,26 @@ static int do_bind(sock_t *s, const char *host, const char *service)
     int dual_stack = sock__is_wildcard(host) && s->priv_family != AF_INET6;
     for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
         int fd = bind_one(s, ai, dual_stack);
+        if (fd == -EADDRINUSE && unix_file(ai)) {
+            int stale = remove_if_stale(ai);
+            if (stale == 0)
+                fd = bind_one(s, ai, dual_stack);
+            else if (stale == -EADDRINUSE) {
+                sock__addrs_free(&addrs);
+                return sock__failf(s, SOCK__SIDE_SEND, -EADDRINUSE,
+                                   "bind %s: a server is accepting connections there (its "
+                                   "socket file is not taken over)",
+                                   host);
+            }
+        }
+        if (fd >= 0 && (rc = own_unix_file(s, fd, ai)) < 0) {
+            close_quietly(fd);
+            unlink(unix_file(ai));
+            fd = rc;
+        }
         if (fd >= 0) {
             s->priv_fd = fd;
+            s->priv_family = ai->ai_family == AF_UNIX ? AF_UNIX : s->priv_family;
             sock__set_flags(s, SOCK__BOUND);
             sock__addrs_free(&addrs);
             return 0;
@@ -291,8 +393,11 @@ static int do_accept(sock_t *a, sock_t *peer)
             peer->priv_fd = fd;
             peer->priv_timeout_ms = timeout;
             peer->priv_family = ss.ss_family;
-            memcpy(&peer->priv_peer, &ss,
-                   len < sizeof peer->priv_peer ? len : sizeof peer->priv_peer);
+            /* A Unix peer's address does not fit the handle (and is
+             * mostly unnamed): sock_peer_addr asks the kernel instead. */
+            if (ss.ss_family != AF_UNIX)
+                memcpy(&peer->priv_peer, &ss,
+                       len < sizeof peer->priv_peer ? len : sizeof peer->priv_peer);
             sock__set_flags(peer, SOCK__CONNECTED | nonblocking);
             return 0;
         }
@@ -367,6 +472,8 @@ static void read_ephemeral_range(void)
 
 static int may_meet_itself(const struct sockaddr *dst, int bound)
 {
+    if (dst->sa_family == AF_UNIX)
+        return 0; /* a Unix socket cannot connect to itself */
     if (bound)
         return 1; /* an explicit bind can pick any port */
     pthread_once(&ephemeral_once, read_ephemeral_range);
@@ -418,6 +525,16 @@ static int refuse_self(int fd, const struct sockaddr *dst, int bound)
 static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t deadline)
 {
     int rc = connect_start(fd, ai->ai_addr, ai->ai_addrlen);
+    /* A Unix server whose queue is full makes a non-blocking connect fail
+     * with EAGAIN rather than go on in the background, and nothing tells
+     * when there is room: try again every 10 ms until the deadline. */
+    while (rc == -EAGAIN && ai->ai_family == AF_UNIX && sock__ms_left(deadline) != 0) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rc = connect_start(fd, ai->ai_addr, ai->ai_addrlen);
+    }
+    if (rc == -EAGAIN && ai->ai_family == AF_UNIX)
+        rc = -ETIMEDOUT;
     if (rc == -EINPROGRESS) {
         rc = sock__wait(fd, POLLOUT, deadline);
         if (rc == 0)
@@ -445,6 +562,19 @@ static void abandon_attempt(int fd)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
     }
     errno = saved;
+}
+
+/* Keep the peer's address, so that errors can name it after a reset; a
+ * Unix peer's does not fit the handle, and the kernel is asked instead
+ * (sock_peer_addr), so only its family is kept. */
+static void remember_peer(sock_t *s, const struct addrinfo *ai)
+{
+    if (ai->ai_family == AF_UNIX) {
+        s->priv_family = AF_UNIX;
+        return;
+    }
+    memcpy(&s->priv_peer, ai->ai_addr,
+           ai->ai_addrlen < sizeof s->priv_peer ? ai->ai_addrlen : sizeof s->priv_peer);
 }
 
 /* ---- non-blocking connect ------------------------------------------------ */
@@ -492,6 +622,10 @@ static int address_for(int family, const struct addrinfo *ai, struct sockaddr_st
  * there is an IPv6 address, unless the system has no IPv6; else IPv4. */
 static int nb_new_fd(const sock_t *s, struct sock__connecting *c)
 {
+    if (c->addrs.list->ai_family == AF_UNIX) {
+        c->family = AF_UNIX;
+        return new_fd(s, AF_UNIX);
+    }
     int has4 = 0, has6 = 0;
     for (const struct addrinfo *ai = c->addrs.list; ai; ai = ai->ai_next)
         has4 |= ai->ai_family == AF_INET, has6 |= ai->ai_family == AF_INET6;
@@ -521,8 +655,7 @@ static void nb_release(sock_t *s, struct sock__connecting *c)
 
 static int nb_connected(sock_t *s, struct sock__connecting *c)
 {
-    memcpy(&s->priv_peer, c->ai->ai_addr,
-           c->ai->ai_addrlen < sizeof s->priv_peer ? c->ai->ai_addrlen : sizeof s->priv_peer);
+    remember_peer(s, c->ai);
     sock__set_flags(s, SOCK__CONNECTED);
     nb_release(s, c);
     return 0;
@@ -668,8 +801,7 @@ static int do_connect(sock_t *s, const char *host, const char *service)
         rc = fd < 0 ? fd : connect_one(fd, ai, bound, deadline);
         if (rc == 0) {
             s->priv_fd = fd;
-            memcpy(&s->priv_peer, ai->ai_addr,
-                   ai->ai_addrlen < sizeof s->priv_peer ? ai->ai_addrlen : sizeof s->priv_peer);
+            remember_peer(s, ai);
             sock__set_flags(s, SOCK__CONNECTED);
             sock__addrs_free(&addrs);
             return 0;
@@ -760,6 +892,7 @@ static int close_handle(sock_t *s, int abort)
      * so does a non-blocking connect still under way. */
     if (s->priv_ext && s->priv_ext->connecting)
         nb_release(s, s->priv_ext->connecting);
+    remove_own_unix_file(s);
     sock__ext_free(s);
     if (fd < 0)
         return 0;
@@ -816,6 +949,7 @@ SOCK_API int sock_local_addr(const sock_t *s, char *buf, size_t len)
         return -ENOTCONN;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss); /* an abstract name ends at the first NUL */
     if (getsockname(s->priv_fd, (struct sockaddr *)&ss, &sl) < 0)
         return -errno;
     return sock__format_addr((struct sockaddr *)&ss, buf, len);
@@ -832,6 +966,14 @@ SOCK_API int sock_peer_addr(const sock_t *s, char *buf, size_t len)
     int flags = sock__flags(s);
     if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED))
         return -ENOTCONN;
+    if (s->priv_family == AF_UNIX) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        memset(&ss, 0, sizeof ss); /* an abstract name ends at the first NUL */
+        if (getpeername(s->priv_fd, (struct sockaddr *)&ss, &sl) < 0)
+            return -errno;
+        return sock__format_addr((struct sockaddr *)&ss, buf, len);
+    }
     return sock__format_addr(&s->priv_peer.sa, buf, len);
 }
 
@@ -846,4 +988,26 @@ SOCK_API int sock_local_port(const sock_t *s)
     if (getsockname(s->priv_fd, (struct sockaddr *)&ss, &sl) < 0)
         return -errno;
     return sock_addr_port((struct sockaddr *)&ss);
+}
+
+SOCK_API int sock_peer_cred(const sock_t *s, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+    if (!s)
+        return -EINVAL;
+    int flags = sock__flags(s);
+    if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED) || s->priv_fd < 0)
+        return -ENOTCONN;
+    if (s->priv_family != AF_UNIX)
+        return -EAFNOSUPPORT;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(s->priv_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    if (pid)
+        *pid = cred.pid;
+    if (uid)
+        *uid = cred.uid;
+    if (gid)
+        *gid = cred.gid;
+    return 0;
 }

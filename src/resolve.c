@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* A service is a port number 0..65535 written in plain digits, or a
@@ -109,6 +110,45 @@ void sock__addrs_free(struct sock__addrs *a)
     a->list = NULL;
 }
 
+/* "unix:PATH" or "unix:@NAME" into a->one: the one address a Unix host
+ * stands for.  Returns 0 or a recorded -EINVAL / -ENAMETOOLONG /
+ * -EAFNOSUPPORT. */
+static int resolve_unix(sock_t *s, const char *step, const char *host, const char *service,
+                        int family, struct sock__addrs *a)
+{
+    const char *path = host + 5;
+    struct sockaddr_un *un = (struct sockaddr_un *)&a->one_addr;
+    int abstract = path[0] == '@';
+    size_t n = strlen(path) - (size_t)abstract;
+    if (service && *service && strcmp(service, "0") != 0)
+        return sock__failf(s, SOCK__SIDE_SEND, -EINVAL,
+                           "%s %s: a Unix socket has no port (got '%s')", step, host, service);
+    if (family != AF_UNSPEC && family != AF_UNIX)
+        return sock__failf(s, SOCK__SIDE_SEND, -EAFNOSUPPORT,
+                           "%s %s: the socket is %s only", step, host,
+                           family == AF_INET ? "IPv4" : "IPv6");
+    if (n == 0)
+        return sock__failf(s, SOCK__SIDE_SEND, -EINVAL, "%s %s: no path after 'unix:'", step,
+                           host);
+    /* The path must fit with its NUL (a file) or without (abstract). */
+    if (n + 1 > sizeof un->sun_path)
+        return sock__failf(s, SOCK__SIDE_SEND, -ENAMETOOLONG,
+                           "%s: the Unix socket path is %zu bytes; the system allows %zu", step,
+                           n, sizeof un->sun_path - 1);
+    memset(&a->one, 0, sizeof a->one);
+    memset(&a->one_addr, 0, sizeof a->one_addr);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path + abstract, path + abstract, n);
+    a->one.ai_family = AF_UNIX;
+    a->one.ai_socktype = SOCK_STREAM;
+    a->one.ai_addr = (struct sockaddr *)un;
+    /* An abstract name's length is part of it: no NUL counted. */
+    a->one.ai_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)abstract + n +
+                                    (abstract ? 0 : 1));
+    a->list = &a->one;
+    return 0;
+}
+
 int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
                   int passive, int family, struct sock__addrs *out)
 {
@@ -117,6 +157,8 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
     int numeric;
 
     out->list = NULL;
+    if (sock__is_unix(host))
+        return resolve_unix(s, step, host, service, family, out);
     int service_rc = check_service(service, &numeric);
     int wildcard = sock__is_wildcard(host);
     int host_rc = wildcard ? 0 : strip_brackets(host, name, sizeof name);
