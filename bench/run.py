@@ -70,6 +70,12 @@ def say(text=""):
     print(text, flush=True)
 
 
+def die(message):
+    """A bad knob is a usage error, like a bad argument."""
+    print(f"run-bench: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def env_int(name, default, low=1, high=10**9):
     """A positive whole number from the environment, or the default."""
     raw = os.environ.get(name)
@@ -80,7 +86,7 @@ def env_int(name, default, low=1, high=10**9):
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        sys.exit(f"run-bench: {name}={raw!r} is not a whole number from {low} to {high}")
+        die(f"{name}={raw!r} is not a whole number from {low} to {high}")
     return value
 
 
@@ -171,7 +177,7 @@ class Runner:
         self.only = os.environ.get("BENCH_ONLY", " ".join(PARTS)).split()
         for part in self.only:
             if part not in PARTS:
-                sys.exit(f"run-bench: BENCH_ONLY: unknown part {part!r} (use any of: {' '.join(PARTS)})")
+                die(f"BENCH_ONLY: unknown part {part!r} (use any of: {' '.join(PARTS)})")
         self.status = 0
         self.summary = []
         self.machine_lines = []
@@ -372,7 +378,9 @@ class Runner:
         warm-up run of each (WARM_UP(name), when given).  Returns
         {name: [figure or None per round]}; prints a line per round."""
         results = {n: [] for n in names}
-        if warm_up and names:
+        if not names:
+            return results
+        if warm_up:
             for n in names:
                 try:
                     warm_up(n)
@@ -939,6 +947,8 @@ backend target
             why = self.available_relay(name)
             if why:
                 say(f"   {name}: {why}")
+                if name == "sock":
+                    self.note(f"relay: no sock relay figures ({why})")
             else:
                 relays.append(name)
         self.part_relay_http(relays, secs)
