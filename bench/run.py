@@ -1,0 +1,1132 @@
+#!/usr/bin/env python3
+"""run.py BUILD_DIR: everything `make bench` measures, in one run.
+
+  1. libsock vs raw system calls (BUILD/sock-bench, the same code as
+     `sock bench`): throughput, round trip, connection rate.
+  2. A 1 GiB transfer from a file through `sock connect` into
+     `sock listen > /dev/null`, against the same transfer by a minimal
+     sendfile -> splice loop on raw system calls (BUILD/bench-peers/zerocopy,
+     the kernel's own limit), nc (OpenBSD), socat and iperf3 -l 1M.
+     Targets: sock/zerocopy >= 0.95, sock/nc >= 2.0, sock/iperf3 >= 0.7.
+  3. `sock echo` against socat in fork mode and a minimal epoll echo on raw
+     system calls (BUILD/bench-peers/raw_epoll_echo): 100 clients
+     ping-ponging 512 bytes, requests per second.  Target: sock/raw >= 0.9.
+  4. `sock relay -q -k` in front of a local nginx serving a small static
+     file: HTTP requests per second of `wrk -c 16 -t 2 -d 5s` through the
+     relay, through haproxy (mode tcp) and through socat (fork), with the
+     direct figure (no relay) beside them.  Targets: sock/haproxy >= 1.0,
+     sock/socat >= 2.0.  Then one 1 GiB stream through each relay, between
+     the zerocopy peers (no target).
+
+Each comparison runs its contenders in turns (rotating who goes first) for
+several rounds, after one untimed warm-up run of each, and reports medians
+and the range of the per-round ratios, because the machine is small and
+shared.  A contender that is not installed or not built is skipped with a
+message saying so.  A missed target is a result, printed as MISS, not a
+failure; the exit status is non-zero only when something broke (a sock
+transfer that failed, an echo that came back wrong, `sock echo` not
+stopping on SIGTERM).
+
+Loopback only; ports chosen by the system (port 0, read back from what each
+program prints) or, for the programs that cannot listen on port 0 (iperf3,
+nginx, haproxy), a port that was free a moment before, tried again when it
+was taken in between.  Every wait is bounded, a watchdog ends the whole run
+if it takes too long, and every process and file it starts is removed on
+exit, also on failure or interruption.
+
+Knobs (environment): BENCH_ARGS (arguments for sock-bench, e.g. --quick),
+BENCH_MIB (transfer size, default 1024), BENCH_ROUNDS (rounds of every
+part but the library's; default 5 for the transfer, 3 for echo and relay),
+BENCH_ECHO_SECONDS (per echo run, default 4), BENCH_WRK_SECONDS (per wrk
+run, default 5), BENCH_ONLY (any of: lib transfer echo relay; default all),
+BENCH_WATCHDOG (seconds for the whole run, default 1500).
+"""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HOST = "127.0.0.1"
+PARTS = ("lib", "transfer", "echo", "relay")
+# wrk's load, fixed by the issue so that every path sees the same clients.
+WRK_CLIENTS, WRK_THREADS = 16, 2
+# The small static file nginx serves: one page, as small sites serve them.
+PAGE_BYTES = 1024
+
+
+class Failed(Exception):
+    """A contender's run failed; the text says why."""
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def die(message):
+    """A bad knob is a usage error, like a bad argument."""
+    print(f"run-bench: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def env_int(name, default, low=1, high=10**9):
+    """A positive whole number from the environment, or the default."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        die(f"{name}={raw!r} is not a whole number from {low} to {high}")
+    return value
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def verdict(q, op, target):
+    ok = q >= target if op == ">=" else q <= target
+    return "PASS" if ok else "MISS"
+
+
+def tail(path, lines=3):
+    try:
+        with open(path, errors="replace") as f:
+            return " ".join(f.read().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def which(name):
+    """A program on PATH, or in the sbin directories that a user's PATH
+    may leave out (nginx and haproxy live there)."""
+    path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
+    return shutil.which(name, path=path)
+
+
+def free_port():
+    """A port that was free a moment ago (for programs that cannot listen
+    on port 0); the caller tries again if someone took it in between."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """Whether a TCP socket listens on HOST:port, read from /proc/net/tcp,
+    so that no probe connection reaches a server that takes one client."""
+    want = "%08X:%04X" % (int.from_bytes(socket.inet_aton(HOST), "little"), port)
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 3 and fields[1] == want and fields[3] == "0A":
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def established(port):
+    """How many connections are established to the server on HOST:port
+    (its side of them), read from /proc/net/tcp: how many clients a server
+    behind a relay is serving at once, seen without adding traffic."""
+    want = ":%04X" % port
+    count = 0
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 3 and fields[1].endswith(want) and fields[3] == "01":
+                    count += 1
+    except OSError:
+        pass
+    return count
+
+
+def ratio_range(a_rounds, b_rounds):
+    """The range of the per-round ratios a/b over the rounds both have."""
+    qs = [a / b for a, b in zip(a_rounds, b_rounds) if a is not None and b]
+    return (min(qs), max(qs)) if qs else None
+
+
+class Runner:
+    def __init__(self, build):
+        self.build = build
+        self.bench = os.path.join(build, "sock-bench")
+        self.sock = os.path.join(build, "sock")
+        self.raw_echo = os.path.join(build, "bench-peers", "raw_epoll_echo")
+        self.zerocopy = os.path.join(build, "bench-peers", "zerocopy")
+        self.mib = env_int("BENCH_MIB", 1024, high=65536)
+        rounds = env_int("BENCH_ROUNDS", 0, low=0, high=1000)
+        self.transfer_rounds = rounds or 5
+        self.echo_rounds = rounds or 3
+        self.relay_rounds = rounds or 3
+        self.echo_seconds = env_int("BENCH_ECHO_SECONDS", 4, high=3600)
+        self.wrk_seconds = env_int("BENCH_WRK_SECONDS", 5, high=3600)
+        self.only = os.environ.get("BENCH_ONLY", " ".join(PARTS)).split()
+        for part in self.only:
+            if part not in PARTS:
+                die(f"BENCH_ONLY: unknown part {part!r} (use any of: {' '.join(PARTS)})")
+        self.status = 0
+        self.summary = []
+        self.machine_lines = []
+        self.procs = []
+        self.tmp = None
+        self.src = None
+        self._help = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def make_tmp(self):
+        # The 1 GiB source lives in memory when /dev/shm has room for it
+        # (so disk writes in the background never disturb the measurement),
+        # else in TMPDIR.
+        base = tempfile.gettempdir()
+        try:
+            if os.access("/dev/shm", os.W_OK) and \
+                    shutil.disk_usage("/dev/shm").free > self.mib * 2 * 1048576:
+                base = "/dev/shm"
+        except OSError:
+            pass
+        self.tmp = tempfile.mkdtemp(prefix="sock-bench.", dir=base)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def machine(self, line):
+        """A "bench: ..." line for scripts, printed after the table of its
+        part (flush_machine), so the tables stay readable."""
+        self.machine_lines.append(line)
+
+    def flush_machine(self):
+        if self.machine_lines:
+            say()
+            for line in self.machine_lines:
+                say(line)
+            self.machine_lines = []
+
+    def note(self, line):
+        self.summary.append(line)
+
+    def start(self, args, log, stdout=subprocess.DEVNULL, stdin=None):
+        """Start a background program in its own process group (so that
+        its children, socat's forks, are stopped with it), its stderr to
+        LOG, and remember it for the cleanup."""
+        with open(log, "wb") as err:
+            proc = subprocess.Popen(args, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                    stdout=stdout, stderr=err, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, grace=2.0):
+        """TERM, up to GRACE seconds, then KILL; returns the exit status, or
+        None when it had to be killed."""
+        rc = proc.poll()
+        if rc is None:
+            self._signal(proc, signal.SIGTERM)
+            try:
+                rc = proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait()
+                rc = None
+        else:
+            # The leader is gone; children of its group may not be.
+            self._signal(proc, signal.SIGKILL)
+        if proc in self.procs:
+            self.procs.remove(proc)
+        return rc
+
+    @staticmethod
+    def _signal(proc, sig):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def cleanup(self):
+        for proc in list(self.procs):
+            self.stop(proc)
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+    def run_bounded(self, args, limit, stdin=None, stdout=subprocess.DEVNULL, log=None):
+        """Run ARGS in the foreground for LIMIT seconds at most (then its
+        whole group is killed); returns its exit status, or None on
+        timeout."""
+        err = open(log, "ab") if log else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(args, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                    stdout=stdout, stderr=err, start_new_session=True)
+        finally:
+            if log:
+                err.close()
+        self.procs.append(proc)
+        try:
+            rc = proc.wait(limit)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.stop(proc, grace=0.5)
+        return rc
+
+    def port_of(self, log, proc, limit=5.0):
+        """Wait until PROC prints its "listening on ..." line in LOG and
+        return the port, the last number of that line ("127.0.0.1:PORT",
+        "[::1]:PORT", "AF=2 127.0.0.1:PORT")."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            try:
+                with open(log, errors="replace") as f:
+                    for line in f:
+                        if "listening on" in line.lower():
+                            m = re.search(r"(\d+)\s*$", line)
+                            if m:
+                                return int(m.group(1))
+                            raise Failed(f"no port in {line.strip()!r}")
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise Failed(f"no 'listening on' line: {tail(log)}")
+
+    def wait_listening(self, port, proc, log, limit=5.0):
+        """Wait until PROC listens on PORT; Failed if it exits first (a
+        port taken in between, a bad configuration) or takes too long."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            if proc.poll() is not None:
+                raise Failed(f"exited with status {proc.returncode}: {tail(log)}")
+            if listening(port):
+                return
+            time.sleep(0.05)
+        raise Failed(f"not listening on port {port} within {limit:.0f} s: {tail(log)}")
+
+    def start_on_free_port(self, name, make_args, log, tries=5):
+        """Start a server that needs a port of its own choosing, trying
+        another port when the first was taken in between."""
+        last = ""
+        for _ in range(tries):
+            port = free_port()
+            proc = self.start(make_args(port), log)
+            try:
+                self.wait_listening(port, proc, log)
+                return proc, port
+            except Failed as e:
+                last = str(e)
+                self.stop(proc)
+        raise Failed(f"{name} could not start: {last}")
+
+    def has_subcommand(self, name):
+        """The sock tool is built and lists NAME in `sock help`."""
+        if not os.access(self.sock, os.X_OK):
+            return False
+        if self._help is None:
+            try:
+                out = subprocess.run([self.sock, "help"], capture_output=True, timeout=10)
+                self._help = (out.stdout + out.stderr).decode(errors="replace")
+            except (OSError, subprocess.TimeoutExpired):
+                self._help = ""
+        return re.search(rf"^\s+{re.escape(name)}(\s|$)", self._help, re.M) is not None
+
+    def make_source(self):
+        """The file every transfer sends: BENCH_MIB MiB of zeros."""
+        if self.src:
+            return True
+        self.src = self.path("source")
+        try:
+            with open(self.src, "wb") as f:
+                chunk = bytes(1048576)
+                for _ in range(self.mib):
+                    f.write(chunk)
+        except OSError as e:
+            say(f"   could not write the {self.mib} MiB source file in {self.tmp}: {e.strerror}")
+            self.src = None
+            self.status = 1
+            return False
+        return True
+
+    def drop_source(self):
+        if self.src:
+            os.unlink(self.src)
+            self.src = None
+
+    def fs_of(self, path):
+        try:
+            out = subprocess.run(["df", "-P", path], capture_output=True, timeout=10)
+            return out.stdout.decode().splitlines()[1].split()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    # ------------------------------------------------------------ rounds
+
+    def rounds(self, names, count, one, unit, fmt, warm_up=None, extra=None):
+        """Run ONE(name) for each of NAMES, COUNT rounds, the order rotating
+        each round so no contender always goes first, after one untimed
+        warm-up run of each (WARM_UP(name), when given).  Returns
+        {name: [figure or None per round]}; prints a line per round."""
+        results = {n: [] for n in names}
+        if not names:
+            return results
+        if warm_up:
+            for n in names:
+                try:
+                    warm_up(n)
+                except Failed as e:
+                    say(f"   warm-up {n}: {e}")
+        for r in range(count):
+            line = f"   round {r + 1}:"
+            for k in range(len(names)):
+                n = names[(k + r) % len(names)]
+                try:
+                    v = one(n)
+                    results[n].append(v)
+                    line += f" {n} {fmt(v)}"
+                    if extra:
+                        line += extra(n)
+                except Failed as e:
+                    results[n].append(None)
+                    line += f" {n} FAILED"
+                    say(f"   {n}: {e}")
+            say(f"{line}  {unit}")
+        return results
+
+    def judge(self, part, pairs, figures, per_round, higher_better=True, fmt="{:.3f}"):
+        """Print and record sock/X for each (X, op, target) of PAIRS (op
+        None: no target), with the range of the per-round ratios."""
+        for other, op, target in pairs:
+            if figures.get("sock") is None or figures.get(other) is None:
+                continue
+            q = figures["sock"] / figures[other]
+            rr = ratio_range(per_round["sock"], per_round[other])
+            rng = f"  per round {rr[0]:.2f}..{rr[1]:.2f}" if rr else ""
+            mrng = f" round_ratio_min={rr[0]:.4f} round_ratio_max={rr[1]:.4f}" if rr else ""
+            if op is None:
+                v = "(no target)"
+                self.machine(f"bench: {part}-ratio sock/{other}={q:.3f}{mrng}")
+            else:
+                res = verdict(q, op, target)
+                extra = self.miss_reason(part, other)
+                if extra:
+                    res = "MISS"
+                self.machine(f"bench: {part}-ratio sock/{other}={q:.3f} target={op}{target} "
+                             f"{res.lower()}{mrng}")
+                v = f"target {op} {target}  {res}{extra}"
+            say(f"   sock/{other} = {q:.3f}  {v}{rng}")
+            self.note(f"{part} sock/{other} = {q:.3f}  {v}")
+
+    def miss_reason(self, part, other):
+        """A figure that is a MISS whatever its ratio (see part 4)."""
+        if part == "relay-http" and self.http_errors.get("sock"):
+            return f" (sock relay: {self.http_errors['sock']})"
+        return ""
+
+    http_errors = {}
+
+    # ------------------------------------------------------------ 1. library
+
+    def part_lib(self):
+        args = os.environ.get("BENCH_ARGS", "").split()
+        say(f"== 1. libsock vs raw system calls ({self.bench} {' '.join(args)})")
+        if not os.access(self.bench, os.X_OK):
+            say(f"   skipped: {self.bench} is not built")
+            self.note(f"library vs raw: skipped ({self.bench} not built)")
+            say()
+            return
+        # sock-bench has its own watchdog (120 s without progress); this is
+        # the guard if it could not.
+        rc = self._run_lib(args)
+        if rc == 0:
+            self.note("library vs raw: every target met (table in part 1)")
+        elif rc == 3:
+            self.note("library vs raw: a target was missed (MISS in part 1)")
+        else:
+            self.note(f"library vs raw: FAILED (exit {'none: killed after 300 s' if rc is None else rc})")
+            self.status = 1
+        say()
+
+    def _run_lib(self, args):
+        # Its table goes straight to our standard output, stderr too.
+        proc = subprocess.Popen([self.bench] + args, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.procs.append(proc)
+        try:
+            rc = proc.wait(300)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.stop(proc, grace=0.5)
+        return rc
+
+    # ------------------------------------------------------------ 2. transfer
+
+    def timed_transfer(self, name, receiver, log, sender, wait_receiver=True):
+        """Run SENDER (bounded) from the source file, wait for RECEIVER
+        (bounded), return the seconds from the sender's start until both
+        have exited.  The clock starts once the receiver listens, so a
+        program's start-up counts only on the sending side, alike for every
+        tool."""
+        t0 = time.monotonic()
+        with open(self.src, "rb") as f:
+            crc = self.run_bounded(sender, 120, stdin=f, log=log)
+        srv_rc = None
+        if wait_receiver:
+            try:
+                srv_rc = receiver.wait(10)
+            except subprocess.TimeoutExpired:
+                srv_rc = None
+        t1 = time.monotonic()
+        if wait_receiver:
+            self.stop(receiver)
+        if crc != 0 or (wait_receiver and srv_rc != 0):
+            why = "receiver did not finish within 10 s after the sender; " \
+                if wait_receiver and srv_rc is None else ""
+            raise Failed(f"{name}: transfer failed: {why}sender exit "
+                         f"{'none (killed after 120 s)' if crc is None else crc}, receiver exit "
+                         f"{srv_rc}; log: {tail(log)}")
+        return t1 - t0
+
+    def transfer_sock(self):
+        log = self.path("sock.log")
+        rcv = self.start([self.sock, "listen", HOST, "0"], log)
+        port = self.port_of(log, rcv)
+        return self.timed_transfer("sock", rcv, log, [self.sock, "connect", HOST, str(port)])
+
+    def transfer_zerocopy(self):
+        log = self.path("zerocopy.log")
+        rcv = self.start([self.zerocopy, "recv", HOST, "0"], log)
+        port = self.port_of(log, rcv)
+        return self.timed_transfer("zerocopy", rcv, log, [self.zerocopy, "send", HOST, str(port)])
+
+    def transfer_nc(self):
+        log = self.path("nc.log")
+        rcv = self.start(["nc", "-v", "-l", HOST, "0"], log)
+        port = self.port_of(log, rcv)
+        # -N: shut the connection down at the end of input, so the receiver ends.
+        return self.timed_transfer("nc", rcv, log, ["nc", "-N", HOST, str(port)])
+
+    def transfer_socat(self):
+        log = self.path("socat.log")
+        rcv = self.start(["socat", "-d", "-d", "-u", f"TCP-LISTEN:0,bind={HOST}", "STDOUT"], log)
+        port = self.port_of(log, rcv)
+        return self.timed_transfer("socat", rcv, log, ["socat", "-u", "STDIN", f"TCP:{HOST}:{port}"])
+
+    def transfer_iperf3(self):
+        # iperf3 cannot listen on port 0 and prints its readiness on stdout.
+        log = self.path("iperf3.log")
+        out = self.path("iperf3-client.out")
+        for _ in range(5):
+            port = free_port()
+            with open(log, "wb") as f:
+                rcv = subprocess.Popen(["iperf3", "-s", "-1", "-B", HOST, "-p", str(port), "--forceflush"],
+                                       stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+            self.procs.append(rcv)
+            end = time.monotonic() + 5
+            while time.monotonic() < end and rcv.poll() is None and "Server listening" not in tail(log, 50):
+                time.sleep(0.05)
+            if rcv.poll() is None and "Server listening" in tail(log, 50):
+                # -F: read the data from the file, as the other tools do.
+                with open(out, "wb") as o:
+                    return self._iperf3_timed(rcv, port, o)
+            self.stop(rcv)
+        raise Failed(f"iperf3: could not start a server: {tail(log, 2)}")
+
+    def _iperf3_timed(self, rcv, port, out):
+        t0 = time.monotonic()
+        crc = self.run_bounded(["iperf3", "-c", HOST, "-p", str(port), "-l", "1M", "-n", f"{self.mib}M",
+                                "-F", self.src, "--forceflush"], 120, stdout=out,
+                               log=self.path("iperf3-client.log"))
+        try:
+            srv_rc = rcv.wait(10)
+        except subprocess.TimeoutExpired:
+            srv_rc = None
+        t1 = time.monotonic()
+        self.stop(rcv)
+        if crc != 0 or srv_rc != 0:
+            raise Failed(f"iperf3: transfer failed: sender exit {crc}, receiver exit {srv_rc}; "
+                         f"log: {tail(self.path('iperf3-client.log'))}")
+        return t1 - t0
+
+    def iperf3_self_mibps(self):
+        """iperf3's own figure (receiver side) of its last run, in MiB/s,
+        for comparison with the wall-clock figure every tool gets here."""
+        v = None
+        try:
+            with open(self.path("iperf3-client.out"), errors="replace") as f:
+                for line in f:
+                    if "receiver" in line:
+                        m = re.search(r"([\d.]+)\s+([KMG]?)bits/sec", line)
+                        if m:
+                            v = float(m.group(1)) * {"G": 1e9, "M": 1e6, "K": 1e3, "": 1}[m.group(2)]
+        except OSError:
+            pass
+        return None if v is None else v / 8 / 1048576
+
+    def available_transfer(self, tool):
+        if tool == "sock":
+            if self.has_subcommand("connect") and self.has_subcommand("listen"):
+                return None
+            return f"skipped: sock connect/listen not in '{self.sock} help' (not written yet?)"
+        if tool == "zerocopy":
+            if os.access(self.zerocopy, os.X_OK):
+                return None
+            return f"skipped: {self.zerocopy} is not built"
+        if tool == "nc":
+            if which("nc"):
+                out = subprocess.run(["nc", "-h"], capture_output=True, timeout=10)
+                if b"OpenBSD" in out.stdout + out.stderr:
+                    return None
+            return "skipped: OpenBSD nc not installed (apt-get install netcat-openbsd)"
+        if tool == "socat":
+            return None if which("socat") else "skipped: socat not installed (apt-get install socat)"
+        if tool == "iperf3":
+            return None if which("iperf3") else "skipped: iperf3 not installed (apt-get install iperf3)"
+        return "skipped: unknown"
+
+    def part_transfer(self):
+        mib = self.mib
+        say(f"== 2. {mib} MiB from a file over {HOST}: sock connect -> sock listen > /dev/null, "
+            f"vs raw sendfile -> splice (zerocopy), nc, socat, iperf3 -l 1M")
+        tools = []
+        for t in ("sock", "zerocopy", "nc", "socat", "iperf3"):
+            why = self.available_transfer(t)
+            if why:
+                say(f"   {t}: {why}")
+            else:
+                tools.append(t)
+        if tools and not self.make_source():
+            tools = []
+        if tools:
+            say(f"   source: {self.src} ({mib} MiB, in {self.fs_of(self.tmp)}); one untimed warm-up "
+                f"run of each, then {self.transfer_rounds} rounds, order rotating")
+        selfs = []
+
+        def one(t):
+            secs = getattr(self, "transfer_" + t)()
+            return mib / secs
+
+        def extra(t):
+            if t != "iperf3":
+                return ""
+            s = self.iperf3_self_mibps()
+            if s is None:
+                return ""
+            selfs.append(s)
+            return f" (own: {s:.0f})"
+
+        def warm(t):
+            getattr(self, "transfer_" + t)()
+
+        per_round = self.rounds(tools, self.transfer_rounds, one, "MiB/s", lambda v: f"{v:.0f}",
+                                warm_up=warm, extra=extra)
+        if "sock" in tools and any(v is None for v in per_round["sock"]):
+            self.status = 1
+        figures = {}
+        say()
+        say("   tool     MiB/s (median, wall clock)")
+        for t in tools:
+            done = [v for v in per_round[t] if v is not None]
+            if not done:
+                say(f"   {t:<8} {'no result':>8}")
+                continue
+            # The median of the seconds, as a rate (the same as the median
+            # of the rates for an odd count).
+            secs = median([mib / v for v in done])
+            figures[t] = mib / secs
+            extra_txt = ""
+            if t == "iperf3" and selfs:
+                extra_txt = f"   (iperf3's own receiver figure: {median(selfs):.2f} MiB/s)"
+            say(f"   {t:<8} {figures[t]:8.1f}{extra_txt}")
+            self.machine(f"bench: transfer tool={t} mib={mib} rounds={self.transfer_rounds} "
+                         f"mibps={figures[t]:.1f}")
+        if "sock" in figures:
+            self.judge("transfer", [("zerocopy", ">=", 0.95), ("nc", ">=", 2.0), ("socat", None, None),
+                                    ("iperf3", ">=", 0.7)], figures, per_round)
+            if "iperf3" in figures and selfs:
+                say(f"   sock/iperf3 against iperf3's own figure = {figures['sock'] / median(selfs):.3f} "
+                    f"(iperf3 leaves out its set-up)")
+        elif tools:
+            self.note("transfer: no sock figure (see part 2)")
+        self.drop_source()
+        self.flush_machine()
+        say()
+
+    # ------------------------------------------------------------ 3. echo
+
+    def part_echo(self):
+        secs = self.echo_seconds
+        say(f"== 3. echo servers over {HOST}: 100 clients ping-ponging 512 bytes, {secs} s per run, "
+            f"{self.echo_rounds} rounds")
+        servers = {}
+
+        def start_echo(name, args):
+            log = self.path(f"echo-{name}.log")
+            proc = self.start(args, log)
+            try:
+                servers[name] = (proc, self.port_of(log, proc))
+            except Failed as e:
+                say(f"   {name}: did not start: {e}")
+                self.stop(proc)
+
+        if self.has_subcommand("echo"):
+            start_echo("sock", [self.sock, "echo", HOST, "0"])
+        else:
+            say(f"   sock: skipped: 'sock echo' not in '{self.sock} help' (not written yet?)")
+        if which("socat"):
+            # fork: one process per client, socat's classic server; PIPE
+            # echoes.  A backlog of 128 so that 100 clients connecting at
+            # once are not held back by socat's default of 5.
+            start_echo("socat", ["socat", "-d", "-d", f"TCP-LISTEN:0,bind={HOST},fork,reuseaddr,backlog=128",
+                                 "PIPE"])
+        else:
+            say("   socat: skipped: not installed")
+        if os.access(self.raw_echo, os.X_OK):
+            start_echo("raw", [self.raw_echo, HOST, "0"])
+        else:
+            say(f"   raw: skipped: {self.raw_echo} is not built")
+        if not os.access(self.bench, os.X_OK):
+            say(f"   skipped: {self.bench} (the load generator) is not built")
+            names = []
+        else:
+            names = list(servers)
+        # The load generator bounds itself; this is the guard if it could not.
+        limit = secs + 40
+
+        def one(name):
+            out = self.path("echo-load.out")
+            with open(out, "wb") as o:
+                rc = self.run_bounded([self.bench, "echo-load", HOST, str(servers[name][1]), "--clients", "100",
+                                       "--size", "512", "--seconds", str(secs)], limit, stdout=o,
+                                      log=self.path("err"))
+            with open(out, errors="replace") as f:
+                m = re.search(r"^bench: echo-load .* rps=([0-9.]+) ", f.read(), re.M)
+            if rc != 0 or not m:
+                err = tail(self.path("err"), 5)
+                os.unlink(self.path("err"))
+                if name == "sock":
+                    self.status = 1
+                raise Failed(err or f"echo-load exit {rc}")
+            return float(m.group(1))
+
+        per_round = self.rounds(names, self.echo_rounds, one, "requests/s", lambda v: f"{int(v)}")
+        figures = {}
+        say()
+        say("   server   requests/s (median)")
+        for s in names:
+            done = [v for v in per_round[s] if v is not None]
+            if not done:
+                say(f"   {s:<8} {'no result':>10}")
+                continue
+            figures[s] = median(done)
+            say(f"   {s:<8} {figures[s]:10.0f}")
+            self.machine(f"bench: echo server={s} clients=100 size=512 seconds={secs} "
+                         f"rounds={self.echo_rounds} rps={figures[s]:g}")
+        if "sock" in figures and "raw" in figures:
+            q = figures["sock"] / figures["raw"]
+            v = verdict(q, ">=", 0.9)
+            say(f"   sock/raw epoll = {q:.3f}  target >= 0.9  {v}")
+            self.machine(f"bench: echo-ratio sock/raw={q:.3f} target=>=0.9 {v.lower()}")
+            self.note(f"echo sock/raw epoll = {q:.3f}  target >= 0.9  {v}")
+        if "sock" in figures and "socat" in figures:
+            q = figures["sock"] / figures["socat"]
+            say(f"   sock/socat fork = {q:.3f}  (no target)")
+            self.machine(f"bench: echo-ratio sock/socat={q:.3f}")
+            self.note(f"echo sock/socat fork = {q:.3f}")
+        if "sock" not in figures:
+            self.note("echo: no sock echo figure (see part 3)")
+        # Stop the servers; `sock echo` must stop cleanly on SIGTERM.
+        for name, (proc, _) in servers.items():
+            rc = self.stop(proc, grace=5.0)
+            if name == "sock":
+                shown = "none: still running 5 s after SIGTERM, killed" if rc is None else rc
+                say(f"   sock echo after SIGTERM: exit status {shown}; it said: "
+                    f"{tail(self.path('echo-sock.log'), 2)}")
+                if rc != 0:
+                    self.status = 1
+                    self.note(f"echo: sock echo did not stop cleanly on SIGTERM ({shown})")
+        self.flush_machine()
+        say()
+
+    # ------------------------------------------------------------ 4. relay
+
+    def nginx_config(self, root, port):
+        """nginx's own configuration in ROOT: one process in the foreground
+        (no master, no user switch, so it runs as whoever runs the
+        benchmark), every path in ROOT, no access log, and keep-alive
+        connections never closed by a request count, so every path keeps
+        the same 16 connections for the whole run."""
+        temp = []
+        try:
+            out = subprocess.run(["nginx", "-V"], capture_output=True, timeout=10)
+            built = (out.stdout + out.stderr).decode(errors="replace")
+        except (OSError, subprocess.TimeoutExpired):
+            built = ""
+        # Only the modules built in have a temp path directive; each must
+        # point into ROOT or nginx tries the system's directories.
+        for kind in re.findall(r"--http-([a-z-]+)-temp-path=", built):
+            directive = kind.replace("-", "_") + "_temp_path"
+            os.makedirs(os.path.join(root, "temp", kind), exist_ok=True)
+            temp.append(f"    {directive} {root}/temp/{kind};")
+        temp_lines = "\n".join(temp)
+        return f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    access_log off;
+{temp_lines}
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+    server {{
+        listen {HOST}:{port};
+        root {root}/html;
+    }}
+}}
+"""
+
+    def start_nginx(self):
+        root = self.path("nginx")
+        os.makedirs(os.path.join(root, "html"), exist_ok=True)
+        with open(os.path.join(root, "html", "page.html"), "wb") as f:
+            f.write((b"<p>sock bench</p>\n" * (PAGE_BYTES // 18 + 1))[:PAGE_BYTES])
+        conf = os.path.join(root, "nginx.conf")
+
+        def args(port):
+            with open(conf, "w") as f:
+                f.write(self.nginx_config(root, port))
+            return ["nginx", "-p", root + "/", "-e", root + "/error.log", "-c", conf]
+
+        proc, port = self.start_on_free_port("nginx", args, self.path("nginx.log"))
+        # One request before any measurement: the page is served whole.
+        c = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            c.request("GET", "/page.html")
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200 or len(body) != PAGE_BYTES:
+                raise Failed(f"nginx answered {r.status} with {len(body)} bytes, not 200 with {PAGE_BYTES}")
+        except OSError as e:
+            raise Failed(f"nginx did not serve the page: {e}") from e
+        finally:
+            c.close()
+        return proc, port
+
+    def haproxy_config(self, root, port, target):
+        """haproxy in TCP mode, in the foreground, with its defaults
+        otherwise (threads: one per CPU), generous timeouts so that none
+        ends a measured connection."""
+        return f"""global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend relay
+    bind {HOST}:{port}
+    default_backend target
+backend target
+    server target {HOST}:{target}
+"""
+
+    def start_relay(self, name, target, keep=True):
+        """Start relay NAME in front of HOST:TARGET and return (process,
+        port), once it listens.  No probe connection is made: the
+        readiness of haproxy and nginx is read from /proc/net/tcp."""
+        log = self.path(f"relay-{name}.log")
+        if name == "sock":
+            args = [self.sock, "relay", "-q"] + (["-k"] if keep else []) + [f"{HOST}:0", HOST, str(target)]
+            proc = self.start(args, log)
+            try:
+                return proc, self.port_of(log, proc)
+            except Failed:
+                self.stop(proc)
+                raise
+        if name == "socat":
+            # Each client is a fork, socat's classic relay; a backlog of 128
+            # so that 16 clients connecting at once are not held back by
+            # socat's default of 5 (as in part 3).
+            proc = self.start(["socat", "-d", "-d", f"TCP-LISTEN:0,bind={HOST},fork,reuseaddr,backlog=128",
+                               f"TCP:{HOST}:{target}"], log)
+            try:
+                return proc, self.port_of(log, proc)
+            except Failed:
+                self.stop(proc)
+                raise
+        if name == "haproxy":
+            conf = self.path("haproxy.cfg")
+
+            def args(port):
+                with open(conf, "w") as f:
+                    f.write(self.haproxy_config(self.tmp, port, target))
+                return ["haproxy", "-db", "-f", conf]
+
+            return self.start_on_free_port("haproxy", args, log)
+        raise Failed(f"unknown relay {name}")
+
+    def available_relay(self, name):
+        if name == "sock":
+            return None if self.has_subcommand("relay") else \
+                f"skipped: 'sock relay' not in '{self.sock} help'"
+        if name in ("haproxy", "socat"):
+            return None if which(name) else f"skipped: {name} not installed (scripts/ensure-deps bench)"
+        return None
+
+    def wrk(self, port, seconds, server_port):
+        """One wrk run against HOST:PORT; returns (requests/s, errors),
+        errors a text ('' when every request was answered 2xx in time and
+        the server had every client's connection).  Bounded: wrk ends
+        itself after SECONDS (its timeout for one request is 2 s), and is
+        killed 15 s after that.
+
+        wrk does not notice clients that a relay never serves (their
+        requests wait in the relay's backlog and wrk counts no timeout for
+        them), so the number of connections nginx (SERVER_PORT) has at once
+        is sampled at a quarter, half and three quarters of the run: a path
+        that serves all 16 clients shows 16."""
+        out = self.path("wrk.out")
+        with open(out, "wb") as o, open(self.path("wrk.err"), "wb") as e:
+            proc = subprocess.Popen(["wrk", "-c", str(WRK_CLIENTS), "-t", str(WRK_THREADS), "-d",
+                                     f"{seconds}s", "--timeout", "2s", f"http://{HOST}:{port}/page.html"],
+                                    stdin=subprocess.DEVNULL, stdout=o, stderr=e, start_new_session=True)
+        self.procs.append(proc)
+        t0 = time.monotonic()
+        most = 0
+        for frac in (0.25, 0.5, 0.75):
+            pause = t0 + seconds * frac - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            most = max(most, established(server_port))
+        try:
+            rc = proc.wait(max(0.0, t0 + seconds + 15 - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.stop(proc, grace=0.5)
+        with open(out, errors="replace") as f:
+            text = f.read()
+        if rc is None:
+            raise Failed(f"wrk did not end within {seconds + 15} s, killed (the path stalled)")
+        m = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+        if rc != 0 or not m:
+            raise Failed(f"wrk exit {rc}: {tail(self.path('wrk.err'))} {text[-200:]!r}")
+        errors = []
+        if most < WRK_CLIENTS:
+            errors.append(f"nginx had {most} of {WRK_CLIENTS} clients at once")
+        s = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+        if s:
+            for what, n in zip(("connect", "read", "write", "timeout"), s.groups()):
+                if int(n):
+                    errors.append(f"{n} {what} errors" if what != "timeout" else f"{n} timeouts")
+        n = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        if n and int(n.group(1)):
+            errors.append(f"{n.group(1)} non-2xx responses")
+        return float(m.group(1)), ", ".join(errors)
+
+    def part_relay(self):
+        secs = self.wrk_seconds
+        say(f"== 4. relays over {HOST} in front of nginx: wrk -c {WRK_CLIENTS} -t {WRK_THREADS} -d {secs}s "
+            f"through sock relay -q -k, haproxy (mode tcp), socat fork, and direct; {self.relay_rounds} rounds")
+        relays = []
+        for name in ("sock", "haproxy", "socat"):
+            why = self.available_relay(name)
+            if why:
+                say(f"   {name}: {why}")
+                if name == "sock":
+                    self.note(f"relay: no sock relay figures ({why})")
+            else:
+                relays.append(name)
+        self.part_relay_http(relays, secs)
+        self.part_relay_bulk(relays)
+        self.flush_machine()
+        say()
+
+    def part_relay_http(self, relays, secs):
+        missing = [p for p in ("nginx", "wrk") if not which(p)]
+        if missing:
+            say(f"   requests/s: skipped: {' and '.join(missing)} not installed (scripts/ensure-deps bench)")
+            self.note(f"relay requests/s: skipped ({' and '.join(missing)} not installed)")
+            return
+        try:
+            nginx, nport = self.start_nginx()
+        except Failed as e:
+            say(f"   requests/s: skipped: {e}")
+            self.note("relay requests/s: skipped (nginx did not start)")
+            return
+        say(f"   nginx on {HOST}:{nport} (one process, its own configuration in {self.path('nginx')}), "
+            f"a {PAGE_BYTES}-byte page; one untimed 1 s warm-up of each path")
+        ports = {"direct": nport}
+        procs = {}
+        for name in relays:
+            try:
+                procs[name], ports[name] = self.start_relay(name, nport)
+            except Failed as e:
+                say(f"   {name}: did not start: {e}")
+        names = ["direct"] + [n for n in relays if n in ports]
+        errors = {n: [] for n in names}
+
+        def one(name):
+            rps, err = self.wrk(ports[name], secs, nport)
+            errors[name].append(err)
+            return rps
+
+        def extra(name):
+            e = errors[name][-1] if errors[name] else ""
+            return f" ({e})" if e else ""
+
+        per_round = self.rounds(names, self.relay_rounds, one, "requests/s", lambda v: f"{int(v)}",
+                                warm_up=lambda n: self.wrk(ports[n], 1, nport), extra=extra)
+        figures = {}
+        say()
+        say(f"   path     requests/s (median)   errors in the measured runs")
+        self.http_errors = {}
+        for n in names:
+            done = [v for v in per_round[n] if v is not None]
+            # Each distinct complaint once, with the number of runs it
+            # came from.
+            errs = []
+            for e in errors[n]:
+                if e and e not in errs:
+                    errs.append(e)
+            errs = [e if errors[n].count(e) == 1 else f"{e} ({errors[n].count(e)} runs)" for e in errs]
+            failed = sum(1 for v in per_round[n] if v is None)
+            bad = "; ".join(errs + ([f"{failed} runs failed"] if failed else []))
+            if bad:
+                self.http_errors[n] = bad
+            if not done:
+                say(f"   {n:<8} {'no result':>10}            {bad}")
+                if n == "sock":
+                    self.http_errors[n] = bad or "no result"
+                continue
+            figures[n] = median(done)
+            say(f"   {n:<8} {figures[n]:10.0f}            {bad or 'none'}")
+            self.machine(f"bench: relay-http path={n} clients={WRK_CLIENTS} threads={WRK_THREADS} "
+                         f"seconds={secs} rounds={self.relay_rounds} rps={figures[n]:.0f} "
+                         f"clean={'no' if bad else 'yes'}")
+        if "sock" in figures:
+            self.judge("relay-http", [("haproxy", ">=", 1.0), ("socat", ">=", 2.0), ("direct", None, None)],
+                       figures, per_round)
+        elif "sock" in relays:
+            self.note(f"relay-http: no sock relay figure ({self.http_errors.get('sock', 'see part 4')})  MISS")
+        if self.http_errors.get("sock") and "sock" in figures:
+            say(f"   sock relay: {self.http_errors['sock']}: not every client was served in time, "
+                f"so its targets count as MISS whatever the ratio")
+        for name, proc in procs.items():
+            rc = self.stop(proc)
+            if name == "sock":
+                say(f"   sock relay -k after SIGTERM: exit status "
+                    f"{'none: killed after 2 s' if rc is None else rc}")
+        self.stop(nginx)
+
+    def part_relay_bulk(self, relays):
+        if not os.access(self.zerocopy, os.X_OK):
+            say(f"   bulk: skipped: {self.zerocopy} (both ends of the stream) is not built")
+            return
+        if not self.make_source():
+            return
+        mib = self.mib
+        say()
+        say(f"   bulk: one {mib} MiB stream zerocopy send -> relay -> zerocopy recv > /dev/null, "
+            f"through sock relay -q, haproxy, socat, and direct; one untimed warm-up, "
+            f"{self.relay_rounds} rounds")
+        names = ["direct"] + relays
+
+        def one(name):
+            log = self.path(f"bulk-{name}.log")
+            rcv = self.start([self.zerocopy, "recv", HOST, "0"], log)
+            port = self.port_of(log, rcv)
+            relay = None
+            if name != "direct":
+                # A relay of its own for each stream, pointed at this
+                # receiver; started before the clock.
+                try:
+                    relay, port = self.start_relay(name, port, keep=False)
+                except Failed:
+                    self.stop(rcv)
+                    raise
+            try:
+                secs = self.timed_transfer(name, rcv, log, [self.zerocopy, "send", HOST, str(port)])
+            finally:
+                if relay:
+                    self.stop(relay)
+            return mib / secs
+
+        per_round = self.rounds(names, self.relay_rounds, one, "MiB/s", lambda v: f"{v:.0f}",
+                                warm_up=one)
+        if "sock" in names and any(v is None for v in per_round["sock"]):
+            self.status = 1
+        figures = {}
+        say()
+        say("   path     MiB/s (median, wall clock)")
+        for n in names:
+            done = [v for v in per_round[n] if v is not None]
+            if not done:
+                say(f"   {n:<8} {'no result':>8}")
+                continue
+            figures[n] = mib / median([mib / v for v in done])
+            say(f"   {n:<8} {figures[n]:8.1f}")
+            self.machine(f"bench: relay-bulk path={n} mib={mib} rounds={self.relay_rounds} mibps={figures[n]:.1f}")
+        if "sock" in figures:
+            self.judge("relay-bulk", [("haproxy", None, None), ("socat", None, None), ("direct", None, None)],
+                       figures, per_round)
+        self.drop_source()
+
+    # ------------------------------------------------------------ main
+
+    def run(self):
+        self.make_tmp()
+        for part in PARTS:
+            if part in self.only:
+                getattr(self, "part_" + part)()
+        say("== summary")
+        for line in self.summary:
+            say("   " + line)
+        return self.status
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1].startswith("-"):
+        print("usage: scripts/run-bench BUILD_DIR", file=sys.stderr)
+        return 2
+    if not os.path.isdir(argv[1]):
+        print(f"run-bench: build directory '{argv[1]}' not found", file=sys.stderr)
+        return 2
+    runner = Runner(os.path.abspath(argv[1]))
+    watchdog = env_int("BENCH_WATCHDOG", 1500, high=86400)
+
+    def on_signal(sig, _frame):
+        if sig == signal.SIGALRM:
+            say(f"run-bench: watchdog: the run took more than {watchdog} s (BENCH_WATCHDOG); stopping")
+            raise SystemExit(1)
+        raise SystemExit(128 + sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+        signal.signal(sig, on_signal)
+    signal.alarm(watchdog)
+    try:
+        return runner.run()
+    finally:
+        signal.alarm(0)
+        # No signal may cut the cleanup short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        runner.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
