@@ -119,9 +119,12 @@ void sock_init(sock_t *s);
  * clients).  Must be called before sock_bind()/sock_connect(). */
 int sock_set_family(sock_t *s, int family);
 
-/* Bound every blocking call on s: sock_connect (across all addresses tried),
- * sock_accept, sock_send, sock_recv, and the whole of sock_send_all and
- * sock_recv_all.  ms is in milliseconds, -1 waits forever (the default), 0
+/* Bound every blocking call on s: sock_connect and sock_bind (their name
+ * resolution included, and all addresses tried), sock_accept, sock_send,
+ * sock_recv, and the whole of sock_send_all and sock_recv_all.  A name
+ * server that does not answer in time ends the call with -ETIMEDOUT and
+ * "resolve NAME: no answer within MS ms" (the abandoned lookup finishes in
+ * the background, bounded too, and leaves nothing behind).  ms is in milliseconds, -1 waits forever (the default), 0
  * never waits.  A call that runs out of time returns -ETIMEDOUT, never
  * earlier than ms after it started, and EINTR never restarts the clock.
  * Sockets returned by sock_accept() inherit the acceptor's timeout.
@@ -133,6 +136,16 @@ int sock_set_timeout(sock_t *s, int ms);
  * may connect); without it the process's umask decides.  Call before
  * sock_bind().  Returns 0, or -EINVAL for bits outside 0777. */
 int sock_set_unix_mode(sock_t *s, unsigned mode);
+
+/* Happy Eyeballs (RFC 8305): when a name has several addresses and the
+ * socket is not bound, sock_connect starts with the first (families
+ * interleaved: IPv6, IPv4, IPv6, ...) and starts the next one after ms
+ * milliseconds, or at once when one fails; the first to connect wins and
+ * the others are closed before they are answered (no descriptor, no
+ * half-open connection left).  Default 250 (the RFC's); 0 starts them all
+ * at once; -1 tries one address after another, each to its end.  Returns 0
+ * or -EINVAL (outside -1..60000). */
+int sock_set_attempt_delay(sock_t *s, int ms);
 
 /* TCP_NODELAY on (1) or off (0): send small writes at once instead of
  * waiting to coalesce them (Nagle).  Needs a descriptor (after bind, connect
@@ -231,8 +244,9 @@ int sock_accept(sock_t *acceptor, sock_t *peer);
  * Step 4, client side: connect.
  * ------------------------------------------------------------------------ */
 
-/* Connect to host/service, trying every resolved address in order until one
- * answers.  Without an earlier sock_bind() the system binds implicitly to a
+/* Connect to host/service, trying every resolved address until one answers:
+ * in RFC 8305's order, several at once (see sock_set_attempt_delay), unless
+ * the socket was bound or is non-blocking (then one after another).  Without an earlier sock_bind() the system binds implicitly to a
  * free ephemeral port; after sock_bind() that address is kept (and only
  * addresses of its family are tried).  A connection of a socket to itself
  * is refused (-ECONNREFUSED), whichever address reached this host

@@ -48,6 +48,7 @@ struct sock__ext *sock__ext(sock_t *s)
     if (!fresh)
         return NULL;
     fresh->unix_mode = -1;
+    fresh->attempt_delay_ms = SOCK__DELAY_UNSET;
     struct sock__ext *expected = NULL;
     if (!__atomic_compare_exchange_n(&s->priv_ext, &expected, fresh, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {

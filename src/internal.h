@@ -82,7 +82,10 @@ struct sock__ext {
     dev_t unix_dev;
     ino_t unix_ino;
     int unix_mode;                  /* sock_set_unix_mode(), -1 if not set */
+    int attempt_delay_ms;           /* sock_set_attempt_delay(), or SOCK__DELAY_UNSET */
 };
+
+#define SOCK__DELAY_UNSET (-2)
 
 /* ---- error.c ------------------------------------------------------------ */
 
@@ -154,11 +157,28 @@ struct sock__addrs {
 
 /* Resolve host/service for step ("bind" or "connect"); passive selects the
  * wildcard addresses for bind and orders IPv6 first so that a dual-stack
- * socket is tried first.  On success out->list holds the addresses in order
- * of trial; on failure the error is recorded on s. */
+ * socket is tried first; a connect's list is in RFC 8305's order (families
+ * interleaved).  With a deadline (>= 0) a lookup that needs the name
+ * service ends by then: -ETIMEDOUT, "resolve NAME: no answer within N ms".
+ * On success out->list holds the addresses in order of trial; on failure
+ * the error is recorded on s. */
 int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
-                  int passive, int family, struct sock__addrs *out);
+                  int passive, int family, int64_t deadline, struct sock__addrs *out);
 void sock__addrs_free(struct sock__addrs *a);
+
+/* ---- lifecycle.c -------------------------------------------------------- */
+
+/* A new stream socket of family for s: close-on-exec, non-blocking when s
+ * waits with poll() itself or is in non-blocking mode.  fd or -errno. */
+int sock__new_fd(const sock_t *s, int family);
+
+/* close() that keeps errno for the caller's report. */
+void sock__close_quietly(int fd);
+
+/* ---- connect.c ---------------------------------------------------------- */
+
+/* Drop a non-blocking connect still under way (sock_close). */
+void sock__connect_abandon(sock_t *s);
 
 /* ---- io.c --------------------------------------------------------------- */
 

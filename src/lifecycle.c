@@ -1,6 +1,7 @@
 /*
- * lifecycle.c - the seed's steps: socket, bind, listen, accept, connect,
- * shutdown, close; plus the options and inspection of a handle.
+ * lifecycle.c - the seed's steps: socket, bind, listen, accept, shutdown,
+ * close; plus the options and inspection of a handle (connect, with its
+ * many addresses, is in connect.c).
  */
 #include "internal.h"
 
@@ -8,12 +9,10 @@
 #include <limits.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static unsigned next_id;
@@ -39,7 +38,7 @@ SOCK_API void sock_init(sock_t *s)
 
 /* A new TCP descriptor, close-on-exec always, non-blocking exactly when s
  * has a finite timeout (see sock_set_timeout). */
-static int new_fd(const sock_t *s, int family)
+int sock__new_fd(const sock_t *s, int family)
 {
     int type = SOCK_STREAM | SOCK_CLOEXEC | (sock__wants_nonblock(s) ? SOCK_NONBLOCK : 0);
     int fd = socket(family, type, family == AF_UNIX ? 0 : IPPROTO_TCP);
@@ -47,7 +46,7 @@ static int new_fd(const sock_t *s, int family)
 }
 
 /* Closing must not clobber the errno a caller is about to report. */
-static void close_quietly(int fd)
+void sock__close_quietly(int fd)
 {
     int saved = errno;
     close(fd);
@@ -119,7 +118,7 @@ SOCK_API int sock_set_nodelay(sock_t *s, int on)
 /* Create a descriptor for ai and bind it.  Returns the fd or -errno. */
 static int bind_one(const sock_t *s, const struct addrinfo *ai, int dual_stack)
 {
-    int fd = new_fd(s, ai->ai_family);
+    int fd = sock__new_fd(s, ai->ai_family);
     if (fd < 0)
         return fd;
     int on = 1;
@@ -238,7 +237,8 @@ static int do_bind(sock_t *s, const char *host, const char *service)
                           flags & SOCK__CONNECTED ? "connected" : "bound");
 
     struct sock__addrs addrs;
-    int rc = sock__resolve(s, "bind", host, service, 1, s->priv_family, &addrs);
+    int rc = sock__resolve(s, "bind", host, service, 1, s->priv_family,
+                           sock__deadline(s->priv_timeout_ms), &addrs);
     if (rc < 0)
         return rc;
     char addr[SOCK_ADDRSTRLEN];
@@ -259,7 +259,7 @@ static int do_bind(sock_t *s, const char *host, const char *service)
             }
         }
         if (fd >= 0 && (rc = own_unix_file(s, fd, ai)) < 0) {
-            close_quietly(fd);
+            sock__close_quietly(fd);
             unlink(unix_file(ai));
             fd = rc;
         }
@@ -435,400 +435,6 @@ SOCK_API int sock_accept(sock_t *acceptor, sock_t *peer)
     return rc;
 }
 
-/* ---- connect ------------------------------------------------------------ */
-
-static int same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
-{
-    if (a->sa_family != b->sa_family || (a->sa_family != AF_INET && a->sa_family != AF_INET6))
-        return 0;
-    if (a->sa_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return x->sin6_port == y->sin6_port &&
-           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-}
-
-/* The kernel picks implicit (ephemeral) ports from
- * net.ipv4.ip_local_port_range, read once per process: a destination port
- * outside that range can never be our own source port, so the self-connect
- * check below (one more system call) is skipped for it, as for servers on
- * the usual fixed ports. */
-static int ephemeral_lo, ephemeral_hi;
-static pthread_once_t ephemeral_once = PTHREAD_ONCE_INIT;
-
-static void read_ephemeral_range(void)
-{
-    ephemeral_lo = 1, ephemeral_hi = 65535; /* unknown: check every port */
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-    if (!f)
-        return;
-    int lo, hi;
-    if (fscanf(f, "%d %d", &lo, &hi) == 2 && lo > 0 && hi >= lo)
-        ephemeral_lo = lo, ephemeral_hi = hi;
-    fclose(f);
-}
-
-static int may_meet_itself(const struct sockaddr *dst, int bound)
-{
-    if (dst->sa_family == AF_UNIX)
-        return 0; /* a Unix socket cannot connect to itself */
-    if (bound)
-        return 1; /* an explicit bind can pick any port */
-    pthread_once(&ephemeral_once, read_ephemeral_range);
-    int port = sock_addr_port(dst);
-    return port >= ephemeral_lo && port <= ephemeral_hi;
-}
-
-/* Start connecting fd to sa.  Returns 0 when connected at once,
- * -EINPROGRESS when it goes on in the background (an interrupted connect
- * goes on too), or the system's code. */
-static int connect_start(int fd, const struct sockaddr *sa, socklen_t len)
-{
-    if (connect(fd, sa, len) == 0)
-        return 0;
-    return errno == EINPROGRESS || errno == EINTR ? -EINPROGRESS : -errno;
-}
-
-/* How a connect that went on in the background ended, once the socket is
- * writable: 0, or the reason it failed. */
-static int connect_outcome(int fd)
-{
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-        return -errno;
-    return -soerr;
-}
-
-/* A connect to a local address whose port is free can meet itself (TCP
- * simultaneous open) when the system picks that very port as our
- * ephemeral one; nobody wants that connection.  The comparison is with the
- * peer the kernel really connected to, not the address as written: 0.0.0.0
- * and :: reach this host too.  Returns 0 or -ECONNREFUSED. */
-static int refuse_self(int fd, const struct sockaddr *dst, int bound)
-{
-    if (!may_meet_itself(dst, bound))
-        return 0;
-    struct sockaddr_storage me, peer;
-    socklen_t len = sizeof me, plen = sizeof peer;
-    if (getsockname(fd, (struct sockaddr *)&me, &len) == 0 &&
-        getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
-        same_endpoint((struct sockaddr *)&me, (struct sockaddr *)&peer))
-        return -ECONNREFUSED;
-    return 0;
-}
-
-/* Connect fd to one address within the deadline: start, wait until
- * writable, ask the socket how it ended. */
-static int connect_one(int fd, const struct addrinfo *ai, int bound, int64_t deadline)
-{
-    int rc = connect_start(fd, ai->ai_addr, ai->ai_addrlen);
-    /* A Unix server whose queue is full makes a non-blocking connect fail
-     * with EAGAIN rather than go on in the background, and nothing tells
-     * when there is room: try again every 10 ms until the deadline. */
-    while (rc == -EAGAIN && ai->ai_family == AF_UNIX && sock__ms_left(deadline) != 0) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        rc = connect_start(fd, ai->ai_addr, ai->ai_addrlen);
-    }
-    if (rc == -EAGAIN && ai->ai_family == AF_UNIX)
-        rc = -ETIMEDOUT;
-    if (rc == -EINPROGRESS) {
-        rc = sock__wait(fd, POLLOUT, deadline);
-        if (rc == 0)
-            rc = connect_outcome(fd);
-    }
-    return rc < 0 ? rc : refuse_self(fd, ai->ai_addr, bound);
-}
-
-/* End a failed connect of an explicitly bound socket so that nothing of
- * it survives: a SYN still in flight after a timeout would otherwise
- * complete later, and a self-connected socket stays connected to itself,
- * so the next connect of the handle would meet that connection instead of
- * the server it names.  connect() to AF_UNSPEC dissolves the association
- * (Linux: tcp_disconnect) and keeps the descriptor and its options; the
- * bound address stays, and so does the bound port unless it was "0" (the
- * system then picks a new free port at the next connect).  Reading
- * SO_ERROR clears the reset the disconnect leaves pending. */
-static void abandon_attempt(int fd)
-{
-    int saved = errno;
-    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-    if (connect(fd, &unspec, sizeof unspec) == 0) {
-        int soerr;
-        socklen_t len = sizeof soerr;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-    }
-    errno = saved;
-}
-
-/* Keep the peer's address, so that errors can name it after a reset; a
- * Unix peer's does not fit the handle, and the kernel is asked instead
- * (sock_peer_addr), so only its family is kept. */
-static void remember_peer(sock_t *s, const struct addrinfo *ai)
-{
-    if (ai->ai_family == AF_UNIX) {
-        s->priv_family = AF_UNIX;
-        return;
-    }
-    memcpy(&s->priv_peer, ai->ai_addr,
-           ai->ai_addrlen < sizeof s->priv_peer ? ai->ai_addrlen : sizeof s->priv_peer);
-}
-
-/* ---- non-blocking connect ------------------------------------------------ */
-
-/* A non-blocking connect under way (sock__ext.connecting).  All its
- * attempts use the one descriptor the caller may already watch in a
- * poller: a failed attempt is dissolved (abandon_attempt) and the next
- * address is tried on the same socket, so the descriptor's number and
- * registration never change.  An IPv6 socket reaches IPv4 addresses
- * through their IPv4-mapped form, so one socket serves a list of both
- * families. */
-struct sock__connecting {
-    struct sock__addrs addrs;     /* every address, in order of trial */
-    struct addrinfo *ai;          /* the one being tried */
-    struct sock__attempts tried;  /* the ones that failed, and why */
-    char target[SOCK_ERRLEN / 2]; /* "host:service" for the message */
-    int bound;                    /* explicit bind: the descriptor stays */
-    int family;                   /* the descriptor's family */
-};
-
-/* ai's address as a socket of family can connect to it.  Returns 0, or
- * -EAFNOSUPPORT (an IPv6 address for an IPv4 socket). */
-static int address_for(int family, const struct addrinfo *ai, struct sockaddr_storage *out,
-                       socklen_t *len)
-{
-    memset(out, 0, sizeof *out);
-    if (ai->ai_family == family) {
-        memcpy(out, ai->ai_addr, ai->ai_addrlen);
-        *len = ai->ai_addrlen;
-        return 0;
-    }
-    if (family != AF_INET6 || ai->ai_family != AF_INET)
-        return -EAFNOSUPPORT;
-    const struct sockaddr_in *in4 = (const struct sockaddr_in *)ai->ai_addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = in4->sin_port;
-    in6->sin6_addr.s6_addr[10] = in6->sin6_addr.s6_addr[11] = 0xff;
-    memcpy(&in6->sin6_addr.s6_addr[12], &in4->sin_addr, 4);
-    *len = sizeof *in6;
-    return 0;
-}
-
-/* One descriptor for every address of the list: IPv6 (dual-stack) when
- * there is an IPv6 address, unless the system has no IPv6; else IPv4. */
-static int nb_new_fd(const sock_t *s, struct sock__connecting *c)
-{
-    if (c->addrs.list->ai_family == AF_UNIX) {
-        c->family = AF_UNIX;
-        return new_fd(s, AF_UNIX);
-    }
-    int has4 = 0, has6 = 0;
-    for (const struct addrinfo *ai = c->addrs.list; ai; ai = ai->ai_next)
-        has4 |= ai->ai_family == AF_INET, has6 |= ai->ai_family == AF_INET6;
-    int fd = has6 ? new_fd(s, AF_INET6) : -EAFNOSUPPORT;
-    if (fd >= 0) {
-        int off = 0;
-        if (has4 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) < 0) {
-            close_quietly(fd);
-            fd = -EAFNOSUPPORT;
-        } else {
-            c->family = AF_INET6;
-            return fd;
-        }
-    }
-    if (!has4)
-        return fd;
-    c->family = AF_INET;
-    return new_fd(s, AF_INET);
-}
-
-static void nb_release(sock_t *s, struct sock__connecting *c)
-{
-    sock__addrs_free(&c->addrs);
-    free(c);
-    s->priv_ext->connecting = NULL;
-}
-
-static int nb_connected(sock_t *s, struct sock__connecting *c)
-{
-    remember_peer(s, c->ai);
-    sock__set_flags(s, SOCK__CONNECTED);
-    nb_release(s, c);
-    return 0;
-}
-
-static void nb_attempt_failed(sock_t *s, struct sock__connecting *c, int code)
-{
-    char addr[SOCK_ADDRSTRLEN];
-    abandon_attempt(s->priv_fd);
-    sock__format_addr(c->ai->ai_addr, addr, sizeof addr);
-    sock__attempt_add(&c->tried, addr, code);
-    c->ai = c->ai->ai_next;
-}
-
-/* Start the attempts from c->ai on until one is under way (-EINPROGRESS),
- * one connected (0), or none is left: then the handle is as after a failed
- * blocking connect (no descriptor without an explicit bind) and the code
- * of the last attempt is returned, every attempt in sock_error(). */
-static int nb_try(sock_t *s, struct sock__connecting *c)
-{
-    while (c->ai) {
-        struct sockaddr_storage dst;
-        socklen_t len;
-        int rc = address_for(c->family, c->ai, &dst, &len);
-        if (rc == 0)
-            rc = connect_start(s->priv_fd, (struct sockaddr *)&dst, len);
-        if (rc == -EINPROGRESS)
-            return rc;
-        if (rc == 0)
-            rc = refuse_self(s->priv_fd, (struct sockaddr *)&dst, c->bound);
-        if (rc == 0)
-            return nb_connected(s, c);
-        nb_attempt_failed(s, c, rc);
-    }
-    int rc = sock__attempt_fail_target(s, &c->tried, "connect", c->target);
-    if (!c->bound) {
-        close_quietly(s->priv_fd);
-        s->priv_fd = -1;
-    }
-    nb_release(s, c);
-    return rc;
-}
-
-static int nb_connect(sock_t *s, const char *host, const char *service, int family)
-{
-    struct sock__ext *ext = sock__ext(s);
-    struct sock__connecting *c = ext ? calloc(1, sizeof *c) : NULL;
-    if (!c) {
-        free(c);
-        return sock__fail(s, SOCK__SIDE_SEND, -ENOMEM, "connect");
-    }
-    ext->connecting = c;
-    c->bound = s->priv_fd >= 0;
-    c->family = family;
-    sock__format_target(host, service, c->target, sizeof c->target);
-    int rc = sock__resolve(s, "connect", host, service, 0, family, &c->addrs);
-    if (rc < 0) {
-        nb_release(s, c);
-        return rc;
-    }
-    c->ai = c->addrs.list;
-    if (!c->bound) {
-        int fd = nb_new_fd(s, c);
-        if (fd < 0) {
-            rc = sock__fail(s, SOCK__SIDE_SEND, fd, "connect %s", c->target);
-            nb_release(s, c);
-            return rc;
-        }
-        s->priv_fd = fd;
-    }
-    return nb_try(s, c);
-}
-
-SOCK_API int sock_connect_finish(sock_t *s)
-{
-    if (!s)
-        return -EINVAL;
-    int flags = sock__flags(s);
-    struct sock__connecting *c = s->priv_ext ? s->priv_ext->connecting : NULL;
-    int rc;
-    if (flags & SOCK__CLOSED)
-        rc = sock__fail_unusable(s, SOCK__SIDE_SEND, "connect_finish");
-    else if (!c)
-        rc = flags & SOCK__CONNECTED ? 0
-                                     : sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
-                                                  "connect_finish: no connect under way");
-    else {
-        rc = connect_outcome(s->priv_fd);
-        struct sockaddr_storage peer;
-        socklen_t len = sizeof peer;
-        /* No error yet and no peer: the attempt is still under way (the
-         * caller looked before the socket became writable). */
-        if (rc == 0 && getpeername(s->priv_fd, (struct sockaddr *)&peer, &len) < 0)
-            rc = errno == ENOTCONN ? -EINPROGRESS : -errno;
-        if (rc == 0)
-            rc = refuse_self(s->priv_fd, (struct sockaddr *)&peer, c->bound);
-        if (rc == 0)
-            rc = nb_connected(s, c);
-        else if (rc != -EINPROGRESS) {
-            nb_attempt_failed(s, c, rc);
-            rc = nb_try(s, c);
-        }
-    }
-    SOCK__TRACE(s, "connect_finish", rc, NULL, "%s", "");
-    return rc;
-}
-
-static int do_connect(sock_t *s, const char *host, const char *service)
-{
-    int flags = sock__flags(s);
-    if (flags & SOCK__CLOSED)
-        return sock__fail_unusable(s, SOCK__SIDE_SEND, "connect");
-    if (flags & (SOCK__CONNECTED | SOCK__LISTENING))
-        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "connect: socket is already %s",
-                          flags & SOCK__CONNECTED ? "connected" : "listening");
-    if (s->priv_ext && s->priv_ext->connecting)
-        return sock__fail(s, SOCK__SIDE_SEND, -EALREADY,
-                          "connect: a connect is already under way (call sock_connect_finish)");
-
-    /* After an explicit bind the descriptor exists and its family is
-     * fixed: only addresses of that family can be tried, on that socket. */
-    int bound = s->priv_fd >= 0;
-    int family = s->priv_family;
-    if (bound) {
-        struct sockaddr_storage me;
-        socklen_t len = sizeof me;
-        if (getsockname(s->priv_fd, (struct sockaddr *)&me, &len) < 0)
-            return sock__fail(s, SOCK__SIDE_SEND, -errno, "connect");
-        family = me.ss_family;
-    }
-    if (flags & SOCK__NONBLOCK)
-        return nb_connect(s, host, service, family);
-    struct sock__addrs addrs;
-    int rc = sock__resolve(s, "connect", host, service, 0, family, &addrs);
-    if (rc < 0)
-        return rc;
-
-    char addr[SOCK_ADDRSTRLEN];
-    struct sock__attempts tried = {.len = 0};
-    int64_t deadline = sock__deadline(s->priv_timeout_ms);
-    for (struct addrinfo *ai = addrs.list; ai; ai = ai->ai_next) {
-        int fd = bound ? s->priv_fd : new_fd(s, ai->ai_family);
-        rc = fd < 0 ? fd : connect_one(fd, ai, bound, deadline);
-        if (rc == 0) {
-            s->priv_fd = fd;
-            remember_peer(s, ai);
-            sock__set_flags(s, SOCK__CONNECTED);
-            sock__addrs_free(&addrs);
-            return 0;
-        }
-        if (fd >= 0 && !bound)
-            close_quietly(fd);
-        else if (fd >= 0)
-            abandon_attempt(fd);
-        sock__format_addr(ai->ai_addr, addr, sizeof addr);
-        sock__attempt_add(&tried, addr, rc);
-        /* The timeout is one budget for all addresses. */
-        if (rc == -ETIMEDOUT && deadline >= 0)
-            break;
-    }
-    sock__addrs_free(&addrs);
-    return sock__attempt_fail(s, &tried, "connect", host, service);
-}
-
-SOCK_API int sock_connect(sock_t *s, const char *host, const char *service)
-{
-    if (!s)
-        return -EINVAL;
-    int rc = do_connect(s, host, service);
-    SOCK__TRACE(s, "connect", rc, NULL, "\"%s\", \"%s\"", host ? host : "", service ? service : "");
-    return rc;
-}
-
 /* ---- shutdown, close ---------------------------------------------------- */
 
 static const char *how_name(int how)
@@ -890,8 +496,7 @@ static int close_handle(sock_t *s, int abort)
     sock__set_flags(s, SOCK__CLOSED);
     /* The handle's failure texts go with it (see sock_t.priv_ext), and
      * so does a non-blocking connect still under way. */
-    if (s->priv_ext && s->priv_ext->connecting)
-        nb_release(s, s->priv_ext->connecting);
+    sock__connect_abandon(s);
     remove_own_unix_file(s);
     sock__ext_free(s);
     if (fd < 0)

@@ -4,12 +4,16 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <resolv.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 /* A service is a port number 0..65535 written in plain digits, or a
  * service name.  getaddrinfo() and strtol() accept more than people mean:
@@ -149,8 +153,178 @@ static int resolve_unix(sock_t *s, const char *step, const char *host, const cha
     return 0;
 }
 
+/* ---- a lookup with a deadline ------------------------------------------- */
+
+/* getaddrinfo() cannot be cancelled, so a lookup with a deadline runs in a
+ * thread of its own while the caller waits until the deadline.  A caller
+ * that gives up drops its reference; the thread, still waiting for the
+ * name server, frees everything when it ends.  It ends soon: its resolver
+ * (glibc keeps _res per thread) is told to wait no longer than the caller
+ * did, one try per server.  At most LOOKUPS_MAX lookups run at once, so a
+ * name server that never answers cannot make threads pile up; past that a
+ * caller waits for a slot, within its own deadline. */
+#define LOOKUPS_MAX 32
+
+struct lookup {
+    int refs;              /* the caller's and the thread's, under lookup_lock */
+    int done;
+    int rc;                /* getaddrinfo's */
+    int err;               /* errno, for EAI_SYSTEM */
+    int timeout_s;         /* the resolver's per-try wait */
+    struct addrinfo hints;
+    struct addrinfo *list;
+    char *name, *service;
+};
+
+static pthread_mutex_t lookup_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lookup_cv;
+static pthread_once_t lookup_once = PTHREAD_ONCE_INIT;
+static int lookups_running;
+
+/* The condition variable waits on CLOCK_MONOTONIC, the deadlines' clock. */
+static void lookup_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&lookup_cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static void lookup_free(struct lookup *l)
+{
+    if (l->list)
+        freeaddrinfo(l->list);
+    free(l->name);
+    free(l->service);
+    free(l);
+}
+
+/* Drop one reference; the last one frees.  Called with lookup_lock held. */
+static void lookup_unref(struct lookup *l)
+{
+    if (--l->refs == 0)
+        lookup_free(l);
+}
+
+static void *lookup_thread(void *arg)
+{
+    struct lookup *l = arg;
+    if (res_init() == 0) {
+        _res.retrans = l->timeout_s;
+        _res.retry = 1;
+    }
+    struct addrinfo *list = NULL;
+    int rc = getaddrinfo(l->name, l->service, &l->hints, &list);
+    int err = errno;
+    pthread_mutex_lock(&lookup_lock);
+    l->rc = rc;
+    l->err = err;
+    l->list = list;
+    l->done = 1;
+    lookups_running--;
+    pthread_cond_broadcast(&lookup_cv);
+    lookup_unref(l);
+    pthread_mutex_unlock(&lookup_lock);
+    return NULL;
+}
+
+static void deadline_timespec(int64_t deadline, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(deadline / 1000000000);
+    ts->tv_nsec = (long)(deadline % 1000000000);
+}
+
+/* getaddrinfo(name, service, hints) finished by deadline.  Returns its
+ * code, or EAI_AGAIN with *timed_out set when the deadline came first. */
+static int lookup_within(const char *name, const char *service, const struct addrinfo *hints,
+                         int64_t deadline, struct addrinfo **list, int *timed_out)
+{
+    pthread_once(&lookup_once, lookup_init);
+    *timed_out = 0;
+    struct lookup *l = calloc(1, sizeof *l);
+    if (!l || (name && !(l->name = strdup(name))) || (service && !(l->service = strdup(service)))) {
+        if (l)
+            lookup_free(l);
+        return EAI_MEMORY;
+    }
+    l->hints = *hints;
+    l->refs = 2;
+    int ms = sock__ms_left(deadline);
+    l->timeout_s = ms < 1000 ? 1 : (ms + 999) / 1000;
+    struct timespec until;
+    deadline_timespec(deadline, &until);
+    pthread_mutex_lock(&lookup_lock);
+    int rc = 0;
+    while (lookups_running >= LOOKUPS_MAX && rc == 0)
+        rc = pthread_cond_timedwait(&lookup_cv, &lookup_lock, &until);
+    if (rc != 0) {
+        pthread_mutex_unlock(&lookup_lock);
+        lookup_free(l);
+        *timed_out = 1;
+        return EAI_AGAIN;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &attr, lookup_thread, l) != 0) {
+        pthread_attr_destroy(&attr);
+        pthread_mutex_unlock(&lookup_lock);
+        lookup_free(l);
+        /* No thread to be had: wait in this one (the deadline then only
+         * bounds the connect after it). */
+        return getaddrinfo(name, service, hints, list);
+    }
+    pthread_attr_destroy(&attr);
+    lookups_running++;
+    while (!l->done && rc == 0)
+        rc = pthread_cond_timedwait(&lookup_cv, &lookup_lock, &until);
+    if (l->done) {
+        rc = l->rc;
+        errno = l->err;
+        *list = l->list;
+        l->list = NULL; /* the caller's now */
+    } else {
+        *timed_out = 1;
+        rc = EAI_AGAIN;
+    }
+    lookup_unref(l);
+    pthread_mutex_unlock(&lookup_lock);
+    return rc;
+}
+
+/* ---- the order of trial ----------------------------------------------------- */
+
+/* RFC 8305's order for a connect: the resolver's (RFC 6724) order within
+ * each family, the families interleaved, starting with the family of the
+ * resolver's first address; so a dead IPv6 route costs one attempt delay,
+ * not every IPv6 address's timeout. */
+static struct addrinfo *interleave(struct addrinfo *list)
+{
+    struct addrinfo *a = NULL, **at = &a, *b = NULL, **bt = &b;
+    int first = list ? list->ai_family : AF_UNSPEC;
+    for (struct addrinfo *ai = list, *next; ai; ai = next) {
+        next = ai->ai_next;
+        ai->ai_next = NULL;
+        if (ai->ai_family == first)
+            *at = ai, at = &ai->ai_next;
+        else
+            *bt = ai, bt = &ai->ai_next;
+    }
+    struct addrinfo *out = NULL, **ot = &out;
+    while (a || b) {
+        if (a)
+            *ot = a, ot = &a->ai_next, a = a->ai_next;
+        if (b)
+            *ot = b, ot = &b->ai_next, b = b->ai_next;
+    }
+    *ot = NULL;
+    return out;
+}
+
 int sock__resolve(sock_t *s, const char *step, const char *host, const char *service,
-                  int passive, int family, struct sock__addrs *out)
+                  int passive, int family, int64_t deadline, struct sock__addrs *out)
 {
     char target[SOCK_ERRLEN / 2];
     char name[NI_MAXHOST];
@@ -203,7 +377,13 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
         .ai_flags = (passive ? AI_PASSIVE : 0) | (numeric ? AI_NUMERICSERV : 0),
     };
     struct addrinfo *list = NULL;
-    int rc = getaddrinfo(wildcard ? NULL : name, service, &hints, &list);
+    int timed_out = 0;
+    int rc = deadline < 0 || wildcard
+                 ? getaddrinfo(wildcard ? NULL : name, service, &hints, &list)
+                 : lookup_within(name, service, &hints, deadline, &list, &timed_out);
+    if (timed_out)
+        return sock__failf(s, SOCK__SIDE_SEND, -ETIMEDOUT, "resolve %s: no answer within %d ms",
+                           name, s->priv_timeout_ms);
     if (rc != 0) {
         if (rc == EAI_SYSTEM)
             return sock__fail(s, SOCK__SIDE_SEND, errno ? -errno : -EIO, "%s %s: resolver",
@@ -222,7 +402,7 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
         return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE, "%s %s: cannot resolve host '%s': %s",
                            step, target, wildcard ? "*" : name, gai_strerror(rc));
     }
-    out->list = wildcard ? ipv6_first(list) : list;
+    out->list = wildcard ? ipv6_first(list) : passive ? list : interleave(list);
     return 0;
 }
 
@@ -233,7 +413,7 @@ SOCK_API int sock_resolve(sock_t *s, const char *host, const char *service, int 
         return -EINVAL;
     struct sock__addrs addrs;
     int rc = sock__resolve(s, passive ? "bind" : "connect", host, service, passive,
-                           s->priv_family, &addrs);
+                           s->priv_family, sock__deadline(s->priv_timeout_ms), &addrs);
     if (rc < 0)
         return rc;
     int count = 0;
