@@ -25,6 +25,24 @@
 
 enum { FWD_PIPE, FWD_COPY, FWD_SENDFILE };
 
+/* The pipes open in this process, and the most allowed (-1: no limit):
+ * see fwd_set_pipe_limit(). */
+static long pipes_open, pipes_max = -1;
+
+void fwd_set_pipe_limit(long max)
+{
+    pipes_max = max;
+}
+
+static void pipe_release(struct fwd_dir *dr)
+{
+    if (dr->pipe_open) {
+        sock_pipe_close(&dr->pipe);
+        pipes_open--;
+    }
+    dr->pipe_open = 0;
+}
+
 /* A fill that found no room (or changed its mode): not "the source has
  * nothing now", which for a failed source means it has nothing left. */
 #define FILL_AGAIN (-100000)
@@ -134,9 +152,7 @@ static void stop_towards(struct fwd *f, int x)
 {
     struct fwd_dir *dr = &f->dir[other(x)];
     dr->src_done = 1;
-    if (dr->pipe_open)
-        sock_pipe_close(&dr->pipe);
-    dr->pipe_open = 0;
+    pipe_release(dr);
     free(dr->buf);
     dr->buf = NULL;
     dr->off = dr->len = 0;
@@ -261,7 +277,9 @@ static ssize_t fill_pipe(struct fwd *f, int d)
 {
     struct fwd_dir *dr = &f->dir[d];
     if (!dr->pipe_open) {
-        int rc = sock_pipe_open(&dr->pipe);
+        int rc = pipes_max >= 0 && pipes_open >= pipes_max ? -EMFILE : sock_pipe_open(&dr->pipe);
+        if (rc == 0)
+            pipes_open++;
         if (rc < 0) {
             /* Out of descriptors for a pipe: this direction copies
              * instead, through its buffer. */
@@ -741,9 +759,7 @@ void fwd_stop(struct fwd *f)
     }
     for (int d = 0; d < 2; d++) {
         struct fwd_dir *dr = &f->dir[d];
-        if (dr->pipe_open)
-            sock_pipe_close(&dr->pipe);
-        dr->pipe_open = 0;
+        pipe_release(dr);
         free(dr->buf);
         dr->buf = NULL;
         dr->off = dr->len = 0;

@@ -146,6 +146,12 @@ int fwd_finished(const struct fwd *f);
 /* Abort both connections (a reset each) and end the session. */
 void fwd_abort(struct fwd *f);
 
+/* At most max pipes open at once in this process (-1, the default: no
+ * limit); a direction that finds none copies through its buffer instead.
+ * A relay of thousands of clients keeps descriptors for its connections
+ * this way: each pipe takes two. */
+void fwd_set_pipe_limit(long max);
+
 /* Release the pipes and buffers and leave the poller (the connections stay
  * open: they are the caller's). */
 void fwd_stop(struct fwd *f);

@@ -757,6 +757,11 @@ static void raise_fd_limit(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Pipes (two descriptors each) may take half of the descriptors; the
+     * other half is for the connections, two per client.  Beyond that a
+     * direction copies instead of splicing. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        fwd_set_pipe_limit((long)(rl.rlim_cur / 4));
 }
 
 static int relay_open(struct relay *r, const struct relay_args *a)
