@@ -512,6 +512,18 @@ static unsigned end_wants(const struct fwd *f, const struct fwd_end *e, double n
     return w;
 }
 
+/* The library's poller reports a peer's end of stream (EPOLLRDHUP) at
+ * every wait, whatever the interest, for as long as it lasts: level
+ * triggering would then wake at once for ever, with nothing to read.  So a
+ * connection is level-triggered only while it is read (reading then takes
+ * that end of stream and stops), and edge-triggered otherwise: reported
+ * once per change (room to write, a reset), and written until it takes no
+ * more (drain_all). */
+static unsigned end_events(const struct fwd *f, const struct fwd_end *e, unsigned want)
+{
+    return f->side[e->side].s && !(want & SOCK_READABLE) ? want | SOCK_EDGE : want;
+}
+
 static int end_register(struct fwd *f, struct fwd_end *e, unsigned want)
 {
     const struct fwd_side *sd = &f->side[e->side];
@@ -554,8 +566,7 @@ static void end_update(struct fwd *f, struct fwd_end *e, double now)
     unsigned want = f->over ? 0 : end_wants(f, e, now);
     if (want)
         e->hung_up = 0;
-    int keep = want || (f->side[e->side].s && !e->hung_up && !f->over &&
-                        !f->side[e->side].failed);
+    int keep = want || (f->side[e->side].s && !f->over && !f->side[e->side].failed);
     if (e->always) {
         e->interest = want;
         return;
@@ -565,6 +576,7 @@ static void end_update(struct fwd *f, struct fwd_end *e, double now)
         e->interest = 0;
         return;
     }
+    want = end_events(f, e, want);
     if (e->watched && e->interest == want)
         return;
     int rc = end_register(f, e, want);
@@ -606,13 +618,23 @@ static int pending_error(const sock_t *s)
 /* After a move in one direction, what it made possible is tried at once
  * (the destination most likely takes new bytes, the source most likely has
  * more for the room made), which saves a round through the poller. */
+/* Drain until the destination takes no more (or nothing is left, or
+ * --delay holds the rest): what an edge-triggered end needs, and bounded
+ * by what the direction holds. */
+static int drain_all(struct fwd *f, int d)
+{
+    int moved = 0;
+    while (drain(f, d))
+        moved = 1;
+    return moved;
+}
+
 static void serve(struct fwd *f, int x, int readable, int writable)
 {
-    int took = readable && fill(f, x) > 0;
-    if (took)
-        drain(f, x);
-    if (writable && drain(f, other(x)) && fill(f, other(x)) > 0)
-        drain(f, other(x));
+    if (readable && fill(f, x) > 0)
+        drain_all(f, x);
+    if (writable && drain_all(f, other(x)) && fill(f, other(x)) > 0)
+        drain_all(f, other(x));
 }
 
 void fwd_event(struct fwd_end *e, unsigned ev)
@@ -627,11 +649,14 @@ void fwd_event(struct fwd_end *e, unsigned ev)
         serve(f, x, readable, writable);
     } else if (f->side[x].s && (ev & SOCK_ERROR)) {
         side_failed(f, x, pending_error(f->side[x].s), FWD_OP_EVENT);
-    } else if (ev & (SOCK_HUP | SOCK_ERROR)) {
-        /* A hang-up alone is no failure (both directions closed, or a
-         * standard stream's other end gone): the next real call tells. */
+    } else if (!f->side[x].s && (ev & (SOCK_HUP | SOCK_ERROR))) {
+        /* A standard stream's other end gone, with nothing wanted of it:
+         * it is left out of the poller (it would only say so again), and
+         * the next real call tells. */
         e->hung_up = 1;
     }
+    /* A connection's hang-up alone is no failure (its end of stream, or
+     * both directions closed); it is edge-triggered then (end_events). */
     update(f);
 }
 
@@ -659,7 +684,7 @@ void fwd_run(struct fwd *f)
     /* Writes held back by --delay that are now due. */
     for (int d = 0; d < 2 && !f->over; d++)
         if (f->dir[d].next_write > 0 && drain(f, d) && fill(f, d) > 0)
-            drain(f, d);
+            drain_all(f, d);
     update(f);
 }
 

@@ -404,9 +404,12 @@ Test(relay_many, one_clients_reset_leaves_the_others_alone, .timeout = 120)
         client_connect(&c[i], rport);
         c[i].want = BYTES;
     }
-    /* Client 3 resets half-way through its echo; client 6 half-closes
-     * early (its stream is short) and must still get all of it back. */
-    c[3].abort_at = BYTES / 2;
+    /* Client 3 resets early in a stream far longer than every buffer on
+     * the way holds (so the reset meets its session under way); client 6
+     * half-closes early (its stream is short) and must still get all of
+     * it back. */
+    c[3].want = (size_t)32 << 20;
+    c[3].abort_at = (size_t)1 << 20;
     c[6].want = 1000;
     int left = run_clients(c, N, 60);
     for (int i = 0; i < N; i++)
