@@ -523,6 +523,11 @@ typedef struct sock_pipe {
     size_t priv_buf_off, priv_buf_len;
 } sock_pipe_t;
 
+/* A pipe not opened yet, for initialising one that may be closed before
+ * it is opened: sock_pipe_t p = SOCK_PIPE_UNOPENED; (sock_pipe_close() and
+ * sock_pipe_held() are harmless on it). */
+#define SOCK_PIPE_UNOPENED {.priv_fd = {-1, -1}}
+
 /* Open the pipe (1 MiB where the system allows, else its default).
  * Returns 0 or -errno (-EMFILE). */
 int sock_pipe_open(sock_pipe_t *p);
@@ -699,6 +704,17 @@ int sock_peer_cred(const sock_t *s, pid_t *pid, uid_t *uid, gid_t *gid);
 /* The local port (after bind, connect or accept), or a negative code
  * (-EAFNOSUPPORT for a Unix socket). */
 int sock_local_port(const sock_t *s);
+
+/* The number the trace shows for s ("sock#3"), for programs that report
+ * steps of their own alongside the library's. */
+unsigned sock_id(const sock_t *s);
+
+/* The error the system holds for s's connection, taken and cleared (as
+ * SO_ERROR does): -ECONNRESET, -ETIMEDOUT, ... or 0 when there is none.
+ * For an event loop told of an error (SOCK_ERROR) by the poller while it
+ * wants nothing of that connection: after end of stream a receive returns
+ * 0, and the reset would go unsaid.  -ENOTCONN without a descriptor. */
+int sock_take_error(sock_t *s);
 
 /* The descriptor, or -1 before bind/connect/accept and after close.  Use it
  * for poll()/setsockopt(); closing it yourself breaks the handle. */

@@ -554,6 +554,24 @@ SOCK_API int sock_fd(const sock_t *s)
     return s ? s->priv_fd : -1;
 }
 
+SOCK_API unsigned sock_id(const sock_t *s)
+{
+    return s ? s->priv_id : 0;
+}
+
+SOCK_API int sock_take_error(sock_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->priv_fd < 0)
+        return -ENOTCONN;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->priv_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    return -err;
+}
+
 SOCK_API int sock_local_addr(const sock_t *s, char *buf, size_t len)
 {
     if (!s || !buf || !len)

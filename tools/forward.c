@@ -112,7 +112,7 @@ static void trace_step(const struct fwd *f, const sock_t *s, const char *step, c
     sock_peer_addr(s, peer, sizeof peer);
     sock_trace_event_t ev = {
         .sock = s,
-        .id = s->priv_id,
+        .id = sock_id(s),
         .fd = sock_fd(s),
         .step = step,
         .args = args,
@@ -602,17 +602,12 @@ static void update(struct fwd *f)
 
 /* The error pending on a connection that reported one while we wanted
  * nothing of it (say the client reset after its end of stream, while the
- * server is still thinking).  Read with getsockopt because the library
- * cannot say it without a receive or a send, and a receive after end of
- * stream answers 0, not the reset.  (What the library lacks: a call that
- * returns and clears a socket's pending error, as SO_ERROR does.) */
-static int pending_error(const sock_t *s)
+ * server is still thinking): a receive after end of stream answers 0, not
+ * the reset.  A report without an error left is taken as a reset. */
+static int pending_error(sock_t *s)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(sock_fd(s), SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
-        err = ECONNRESET;
-    return err;
+    int err = sock_take_error(s);
+    return err < 0 ? -err : ECONNRESET;
 }
 
 /* After a move in one direction, what it made possible is tried at once
@@ -762,7 +757,7 @@ int fwd_start(struct fwd *f, sock_poller_t *p, const struct fwd_hooks *h)
         }
     }
     for (int d = 0; d < 2; d++) {
-        f->dir[d] = (struct fwd_dir){.pipe.priv_fd = {-1, -1}};
+        f->dir[d] = (struct fwd_dir){.pipe = SOCK_PIPE_UNOPENED};
         choose_mode(f, d);
     }
     /* No input at all (standard input closed for later clients of `listen
