@@ -102,9 +102,16 @@ DEPFILES := $(patsubst %.o,%.d,$(LIB_OBJ) $(PIC_OBJ) $(TOOL_OBJ) $(BENCH_OBJ) $(
               $(TOOLT_OBJ) $(STRESS_OBJ) $(BUILD)/bench/main.o)
 $(DEPFILES):
 
+define COMPILE_PIC
+@mkdir -p $(dir $@)
+$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DSOCK_BUILDING_SHARED -c $< -o $@
+endef
+
 $(BUILD)/pic/%.o: %.c $(BUILD)/pic/%.d
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DSOCK_BUILDING_SHARED -c $< -o $@
+	$(COMPILE_PIC)
+
+$(BUILD)/pic/%.o: %.c
+	$(COMPILE_PIC)
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
