@@ -72,7 +72,7 @@ THREADS := $(BUILD)/threads
 STRESS  := $(BUILD)/test-stress
 
 .PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
-        install uninstall clean clang-check stress man
+        install uninstall clean clang-check stress man deb deb-lint
 
 # The test binaries need Criterion; a plain `make` on a machine without it
 # still builds the library and the tool (`make test` installs Criterion).
@@ -265,6 +265,27 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man3/sock.3 $(DESTDIR)$(MANDIR)/man3/sock_*.3 \
 	      $(DESTDIR)$(MANDIR)/man3/SOCK_*.3
 	-rmdir $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(LIBDIR)/sock 2>/dev/null
+
+# The Debian packages (debian/), built from a copy of this tree inside
+# build/deb/ so that dpkg-buildpackage, which writes into the parent of the
+# tree it builds, leaves nothing outside the repository nor in debian/.
+# The .deb, .changes and .buildinfo files end up in build/deb/; `make
+# deb-lint` runs lintian on them.
+DEB_DIR := build/deb
+DEB_SRC := $(DEB_DIR)/src/sock-$(VERSION)
+
+deb:
+	@scripts/ensure-deps deb
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	tar --exclude=./build --exclude=./.git -cf - . | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)
+
+deb-lint:
+	@scripts/ensure-deps deb
+	lintian --info --display-info --pedantic $(DEB_DIR)/*.changes
 
 clean:
 	rm -rf build
