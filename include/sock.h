@@ -17,7 +17,7 @@
  * int returns 0 (or a documented non-negative value) on success and a
  * negative code on failure.  A code is either -errno (-ECONNREFUSED,
  * -ETIMEDOUT, -ECONNRESET, -EPIPE, -EADDRINUSE, -EINVAL, ...) or one of the
- * four codes below, which are negative and differ from every -errno.
+ * SOCK_E... codes below, which are negative and differ from every -errno.
  * sock_strerror() turns any code into text; sock_error() tells, for one
  * socket, what its last failure was in words a person can act on (the step,
  * the host and port, the system's reason, every address tried).
@@ -67,6 +67,13 @@ extern "C" {
 /* The peer ended its stream between two messages: the framing calls'
  * "no more messages", as opposed to SOCK_EOF, a message cut short. */
 #define SOCK_END (-10004)
+/* A security layer (libsock-tls) failed: the handshake, a certificate,
+ * the peer's protocol; the reason is in sock_error(). */
+#define SOCK_ETLS (-10005)
+/* The peer ended its stream without closing its security layer first
+ * (TLS: no close_notify), so what arrived may be cut short: the TLS form
+ * of "a reset is never end of stream". */
+#define SOCK_ETRUNCATED (-10006)
 
 /* Longest address text: "[ffff:...:ffff%interface]:65535", or a Unix
  * socket's "unix:" and its path of up to 107 bytes, plus the NUL. */
@@ -518,6 +525,11 @@ typedef struct sock_pipe {
     size_t priv_buf_off, priv_buf_len;
 } sock_pipe_t;
 
+/* A pipe not opened yet, for initialising one that may be closed before
+ * it is opened: sock_pipe_t p = SOCK_PIPE_UNOPENED; (sock_pipe_close() and
+ * sock_pipe_held() are harmless on it). */
+#define SOCK_PIPE_UNOPENED {.priv_fd = {-1, -1}}
+
 /* Open the pipe (1 MiB where the system allows, else its default).
  * Returns 0 or -errno (-EMFILE). */
 int sock_pipe_open(sock_pipe_t *p);
@@ -619,6 +631,61 @@ int sock_poller_wait(sock_poller_t *p, sock_event_t *events, int max, int timeou
 int sock_poller_wake(sock_poller_t *p);
 
 /* ------------------------------------------------------------------------
+ * Layers: a transport under the handle.
+ *
+ * A transport carries a connected handle's bytes in place of the plain
+ * socket calls: libsock-tls (sock_tls.h) installs one after its handshake,
+ * and from then on sock_send, sock_recv, the *_all calls, the framing
+ * calls, sock_pipe_t, timeouts, the shutdown wake and non-blocking mode
+ * work unchanged on the secured stream (the zero-copy calls copy instead:
+ * the bytes must pass through the layer).  For writers of such layers.
+ * ------------------------------------------------------------------------ */
+
+typedef struct sock_transport {
+    const char *name;  /* shown by the trace, e.g. "tls" */
+    /* Move up to len bytes on descriptor fd.  Return the count (> 0; recv:
+     * 0 at the peer's orderly end), or a negative code: -EAGAIN with *want
+     * set to SOCK_READABLE or SOCK_WRITABLE (what the layer waits for: a
+     * TLS read may need to write first), -EINTR to be called again, or a
+     * failure (a code of sock.h, with the text set by sock_set_error()). */
+    ssize_t (*send)(void *ctx, int fd, const void *buf, size_t len, unsigned *want);
+    ssize_t (*recv)(void *ctx, int fd, void *buf, size_t len, unsigned *want);
+    /* Bytes the layer holds that recv would return without reading fd: a
+     * poller cannot see them, so a caller drains them (sock_pending()). */
+    size_t (*pending)(void *ctx);
+    /* End the sending side within the layer (TLS: send close_notify)
+     * before sock_shutdown() ends it on the socket.  0, -EAGAIN with *want,
+     * or a failure.  May be NULL. */
+    int (*shutdown)(void *ctx, int fd, unsigned *want);
+    /* Release ctx: called once, by sock_close()/sock_abort() or when
+     * another transport replaces this one.  May be NULL. */
+    void (*release)(void *ctx);
+} sock_transport_t;
+
+/* Put transport t (with its ctx) under the connected handle s; NULL takes
+ * the plain socket back.  Call before other threads use s.  Returns 0,
+ * -ENOTCONN, -ENOMEM. */
+int sock_set_transport(sock_t *s, const sock_transport_t *t, void *ctx);
+
+/* The ctx of s's transport if it is t, else NULL (a layer finds its own
+ * state from a handle). */
+void *sock_transport_ctx(const sock_t *s, const sock_transport_t *t);
+
+/* Bytes waiting inside s's transport (0 without one): read them before
+ * waiting for the socket to become readable. */
+size_t sock_pending(const sock_t *s);
+
+/* For layers: record the failure text of s (printf-style) as sock_error()
+ * will show it, and return code. */
+int sock_set_error(sock_t *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* For layers: report a step of theirs to the trace (e.g. "tls_handshake"
+ * with the version and the cipher in args), as the library's own steps
+ * are; costs nothing when tracing is off. */
+void sock_trace_step(const sock_t *s, const char *step, long long result, const char *args);
+
+/* ------------------------------------------------------------------------
  * Inspection.
  * ------------------------------------------------------------------------ */
 
@@ -639,6 +706,17 @@ int sock_peer_cred(const sock_t *s, pid_t *pid, uid_t *uid, gid_t *gid);
 /* The local port (after bind, connect or accept), or a negative code
  * (-EAFNOSUPPORT for a Unix socket). */
 int sock_local_port(const sock_t *s);
+
+/* The number the trace shows for s ("sock#3"), for programs that report
+ * steps of their own alongside the library's. */
+unsigned sock_id(const sock_t *s);
+
+/* The error the system holds for s's connection, taken and cleared (as
+ * SO_ERROR does): -ECONNRESET, -ETIMEDOUT, ... or 0 when there is none.
+ * For an event loop told of an error (SOCK_ERROR) by the poller while it
+ * wants nothing of that connection: after end of stream a receive returns
+ * 0, and the reset would go unsaid.  -ENOTCONN without a descriptor. */
+int sock_take_error(sock_t *s);
 
 /* The descriptor, or -1 before bind/connect/accept and after close.  Use it
  * for poll()/setsockopt(); closing it yourself breaks the handle. */

@@ -24,6 +24,10 @@ SOCK_API const char *sock_strerror(int code)
         return "Socket was shut down or closed locally";
     case SOCK_END:
         return "End of stream between messages: the peer sent no more";
+    case SOCK_ETLS:
+        return "Security layer (TLS) failure";
+    case SOCK_ETRUNCATED:
+        return "The peer ended the stream without closing TLS: the data may be cut short";
     default:
         break;
     }

@@ -33,6 +33,7 @@ enum {
     SOCK__CLOSED = 1 << 5,    /* sock_close() or sock_abort() was called */
     SOCK__ERR_LOST = 1 << 6,  /* a failure's text could not be stored (no memory) */
     SOCK__NONBLOCK = 1 << 7,  /* sock_set_nonblocking(): -EAGAIN, never wait */
+    SOCK__TRANSPORT = 1 << 8, /* a transport carries the bytes (priv_ext) */
 };
 
 static inline int sock__flags(const sock_t *s)
@@ -83,6 +84,8 @@ struct sock__ext {
     ino_t unix_ino;
     int unix_mode;                  /* sock_set_unix_mode(), -1 if not set */
     int attempt_delay_ms;           /* sock_set_attempt_delay(), or SOCK__DELAY_UNSET */
+    const sock_transport_t *transport; /* sock_set_transport() */
+    void *transport_ctx;
 };
 
 #define SOCK__DELAY_UNSET (-2)
@@ -179,6 +182,18 @@ void sock__close_quietly(int fd);
 
 /* Drop a non-blocking connect still under way (sock_close). */
 void sock__connect_abandon(sock_t *s);
+
+/* ---- transport.c -------------------------------------------------------- */
+
+/* One send or recv through s's transport: the transport's result, with
+ * *want the readiness it waits for on -EAGAIN. */
+ssize_t sock__transport_send(sock_t *s, const void *buf, size_t len, unsigned *want);
+ssize_t sock__transport_recv(sock_t *s, void *buf, size_t len, unsigned *want);
+
+/* End the transport's sending side within the deadline (sock_shutdown),
+ * and release it (sock_close). */
+int sock__transport_shutdown(sock_t *s, int64_t deadline);
+void sock__transport_release(sock_t *s);
 
 /* ---- io.c --------------------------------------------------------------- */
 

@@ -63,8 +63,44 @@ int sock__io_fail(sock_t *s, int side, const char *step, int code, size_t done, 
 
 /* One send() that moves at least one byte, waiting within the deadline.
  * Returns the count or a negative code. */
+/* Wait for what a transport or the socket asked for, within the
+ * deadline; in non-blocking mode, say -EAGAIN instead. */
+static int wait_for(sock_t *s, unsigned want, int64_t deadline)
+{
+    if (sock__flags(s) & SOCK__NONBLOCK)
+        return -EAGAIN;
+    return sock__wait(s->priv_fd, want == SOCK_READABLE ? POLLIN : POLLOUT, deadline);
+}
+
+/* The transport's loop: the same waits, the same meaning of codes. */
+static ssize_t transport_some(sock_t *s, char *buf, size_t len, int64_t deadline, int sending)
+{
+    for (;;) {
+        unsigned want = sending ? SOCK_WRITABLE : SOCK_READABLE;
+        ssize_t n = sending ? sock__transport_send(s, buf, len, &want)
+                            : sock__transport_recv(s, buf, len, &want);
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return sending ? -EIO : (sock__flags(s) & SOCK__SHUT_RD) ? SOCK_ECLOSED : 0;
+        if (n == -EINTR)
+            continue;
+        if (n == -EAGAIN) {
+            int rc = wait_for(s, want, deadline);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        if (n == -EPIPE && sending && (sock__flags(s) & SOCK__SHUT_WR))
+            return SOCK_ECLOSED;
+        return n;
+    }
+}
+
 ssize_t sock__send_some(sock_t *s, const char *buf, size_t len, int64_t deadline)
 {
+    if (sock__flags(s) & SOCK__TRANSPORT)
+        return transport_some(s, (char *)buf, len, deadline, 1);
     for (;;) {
         ssize_t n = send(s->priv_fd, buf, len, MSG_NOSIGNAL);
         if (n >= 0)
@@ -92,6 +128,8 @@ ssize_t sock__send_some(sock_t *s, const char *buf, size_t len, int64_t deadline
  * in one call where it can (blocking sockets only). */
 ssize_t sock__recv_some(sock_t *s, char *buf, size_t len, int64_t deadline, int waitall)
 {
+    if (sock__flags(s) & SOCK__TRANSPORT)
+        return transport_some(s, buf, len, deadline, 0);
     for (;;) {
         ssize_t n = recv(s->priv_fd, buf, len, waitall);
         if (n > 0)

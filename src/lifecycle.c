@@ -461,6 +461,14 @@ static int do_shutdown(sock_t *s, int how)
                (how == SOCK_SHUT_READ ? 0 : SOCK__SHUT_WR);
     if ((flags & want) == want)
         return 0;
+    /* A layer ends its own stream first (TLS: close_notify), so that the
+     * peer can tell this end from a cut. */
+    if ((want & SOCK__SHUT_WR) && !(flags & SOCK__SHUT_WR)) {
+        int rc = sock__transport_shutdown(s, sock__deadline_of(s));
+        if (rc < 0 && rc != -EAGAIN)
+            return sock__fail(s, SOCK__SIDE_CTL, rc, "shutdown(%s): ending the %s layer",
+                              how_name(how), s->priv_ext->transport->name);
+    }
     /* Publish the flags before the syscall: the thread it wakes checks
      * them to report SOCK_ECLOSED rather than a puzzling EINVAL or EOF. */
     sock__set_flags(s, want);
@@ -497,6 +505,7 @@ static int close_handle(sock_t *s, int abort)
     /* The handle's failure texts go with it (see sock_t.priv_ext), and
      * so does a non-blocking connect still under way. */
     sock__connect_abandon(s);
+    sock__transport_release(s);
     remove_own_unix_file(s);
     sock__ext_free(s);
     if (fd < 0)
@@ -543,6 +552,24 @@ SOCK_API int sock_abort(sock_t *s)
 SOCK_API int sock_fd(const sock_t *s)
 {
     return s ? s->priv_fd : -1;
+}
+
+SOCK_API unsigned sock_id(const sock_t *s)
+{
+    return s ? s->priv_id : 0;
+}
+
+SOCK_API int sock_take_error(sock_t *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->priv_fd < 0)
+        return -ENOTCONN;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->priv_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    return -err;
 }
 
 SOCK_API int sock_local_addr(const sock_t *s, char *buf, size_t len)

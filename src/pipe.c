@@ -116,38 +116,48 @@ static int copy_buffer(sock_pipe_t *p)
 
 /* Read from fd into the pipe, by copy.  The pipe has room for want bytes,
  * so writing them into it cannot be short. */
-static ssize_t fill_by_copy(sock_pipe_t *p, int fd, size_t want, int is_sock)
+static ssize_t fill_by_copy(sock_pipe_t *p, int fd, size_t want, sock_t *s)
 {
     /* The pipe's own buffer belongs to the drain side (bytes an output
      * did not take); a fill copies through the stack. */
     char buf[16384];
     size_t room = want < sizeof buf ? want : sizeof buf;
-    ssize_t n = is_sock ? recv(fd, buf, room, MSG_DONTWAIT) : read(fd, buf, room);
+    /* A handle with a layer reads through it (non-blocking if the handle
+     * is); a plain socket without waiting; anything else as it is. */
+    ssize_t n = s && (sock__flags(s) & SOCK__TRANSPORT)
+                    ? sock__recv_some(s, buf, room, sock__deadline_of(s), 0)
+                : s ? recv(fd, buf, room, MSG_DONTWAIT)
+                    : read(fd, buf, room);
+    if (s && (sock__flags(s) & SOCK__TRANSPORT) && n <= 0)
+        return n;
     if (n <= 0)
         return n < 0 ? -errno : 0;
     ssize_t w = write(p->priv_fd[1], buf, (size_t)n);
     return w < 0 ? -errno : w;
 }
 
-/* One fill: up to max bytes from fd into the pipe.  is_sock: fd is a
- * socket (its end of stream and reset keep their meaning). */
-static ssize_t fill(sock_pipe_t *p, int fd, size_t max, int is_sock)
+/* One fill: up to max bytes from fd into the pipe.  s: the handle fd is
+ * the socket of, NULL for another descriptor (a socket keeps its end of
+ * stream and reset; a handle with a layer is read through it). */
+static ssize_t fill(sock_pipe_t *p, int fd, size_t max, sock_t *s)
 {
     size_t room = sock_pipe_room(p);
     size_t want = max < room ? max : room;
     if (want == 0)
         return -EAGAIN; /* full: drain first */
     ssize_t n;
+    if (s && (sock__flags(s) & SOCK__TRANSPORT))
+        p->priv_copy |= COPY_IN; /* the layer must see every byte */
     if (!(p->priv_copy & COPY_IN)) {
         n = splice(fd, NULL, p->priv_fd[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && errno == EINVAL) {
             p->priv_copy |= COPY_IN; /* e.g. a terminal: copy it */
-            n = fill_by_copy(p, fd, want, is_sock);
+            n = fill_by_copy(p, fd, want, s);
         } else if (n < 0) {
             n = -errno;
         }
     } else {
-        n = fill_by_copy(p, fd, want, is_sock);
+        n = fill_by_copy(p, fd, want, s);
     }
     if (n > 0)
         p->priv_held += (size_t)n;
@@ -156,15 +166,22 @@ static ssize_t fill(sock_pipe_t *p, int fd, size_t max, int is_sock)
 
 /* Write what the copy buffer holds to fd.  Returns bytes written (> 0),
  * 0 when the buffer is empty, or -errno. */
-static ssize_t flush_buffer(sock_pipe_t *p, int fd, int is_sock)
+static ssize_t flush_buffer(sock_pipe_t *p, int fd, sock_t *s)
 {
     size_t len = p->priv_buf_len - p->priv_buf_off;
     if (len == 0)
         return 0;
     const char *from = p->priv_buf + p->priv_buf_off;
-    ssize_t n = is_sock ? send(fd, from, len, MSG_NOSIGNAL | MSG_DONTWAIT) : write(fd, from, len);
-    if (n < 0)
-        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    ssize_t n;
+    if (s && (sock__flags(s) & SOCK__TRANSPORT)) {
+        n = sock__send_some(s, from, len, sock__deadline_of(s));
+        if (n < 0)
+            return n;
+    } else {
+        n = s ? send(fd, from, len, MSG_NOSIGNAL | MSG_DONTWAIT) : write(fd, from, len);
+        if (n < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
     p->priv_buf_off += (size_t)n;
     if (p->priv_buf_off == p->priv_buf_len)
         p->priv_buf_off = p->priv_buf_len = 0;
@@ -172,7 +189,7 @@ static ssize_t flush_buffer(sock_pipe_t *p, int fd, int is_sock)
 }
 
 /* Drain by copy: the pipe's bytes into the buffer, the buffer to fd. */
-static ssize_t drain_by_copy(sock_pipe_t *p, int fd, int is_sock)
+static ssize_t drain_by_copy(sock_pipe_t *p, int fd, sock_t *s)
 {
     int rc = copy_buffer(p);
     if (rc < 0)
@@ -185,16 +202,18 @@ static ssize_t drain_by_copy(sock_pipe_t *p, int fd, int is_sock)
         p->priv_held -= (size_t)n;
         p->priv_buf_len = (size_t)n;
     }
-    ssize_t n = flush_buffer(p, fd, is_sock);
+    ssize_t n = flush_buffer(p, fd, s);
     return n == 0 ? -EAGAIN : n;
 }
 
 /* One drain: what the pipe holds into fd, as much as fd takes now. */
-static ssize_t drain(sock_pipe_t *p, int fd, int is_sock)
+static ssize_t drain(sock_pipe_t *p, int fd, sock_t *s)
 {
     if (sock_pipe_held(p) == 0)
         return -EAGAIN; /* empty: fill first */
     ssize_t n;
+    if (s && (sock__flags(s) & SOCK__TRANSPORT))
+        p->priv_copy |= COPY_OUT; /* the layer must see every byte */
     if (!(p->priv_copy & COPY_OUT)) {
         struct sigpipe_guard g;
         sigpipe_block(&g);
@@ -204,7 +223,7 @@ static ssize_t drain(sock_pipe_t *p, int fd, int is_sock)
         sigpipe_restore(&g, e == EPIPE);
         if (n < 0 && e == EINVAL) {
             p->priv_copy |= COPY_OUT; /* e.g. an O_APPEND file: copy it */
-            return drain_by_copy(p, fd, is_sock);
+            return drain_by_copy(p, fd, s);
         }
         if (n < 0)
             return e == EWOULDBLOCK ? -EAGAIN : -e;
@@ -212,7 +231,7 @@ static ssize_t drain(sock_pipe_t *p, int fd, int is_sock)
         return n;
     }
     /* Copying: the buffer's bytes go first, they are older. */
-    n = drain_by_copy(p, fd, is_sock);
+    n = drain_by_copy(p, fd, s);
     return n;
 }
 
@@ -220,14 +239,14 @@ SOCK_API ssize_t sock_pipe_fill_fd(sock_pipe_t *p, int fd, size_t max)
 {
     if (!p || p->priv_fd[0] < 0 || fd < 0)
         return -EINVAL;
-    return fill(p, fd, max, 0);
+    return fill(p, fd, max, NULL);
 }
 
 SOCK_API ssize_t sock_pipe_drain_fd(sock_pipe_t *p, int fd)
 {
     if (!p || p->priv_fd[0] < 0 || fd < 0)
         return -EINVAL;
-    return drain(p, fd, 0);
+    return drain(p, fd, NULL);
 }
 
 /* Record why a socket side of a pipe failed, naming the peer. */
@@ -248,7 +267,7 @@ SOCK_API ssize_t sock_pipe_fill(sock_pipe_t *p, sock_t *s, size_t max)
         return sock__fail_unusable(s, SOCK__SIDE_RECV, "pipe_fill");
     if (flags & SOCK__SHUT_RD)
         return SOCK_ECLOSED;
-    ssize_t n = fill(p, s->priv_fd, max, 1);
+    ssize_t n = fill(p, s->priv_fd, max, s);
     if (n == 0 && (sock__flags(s) & SOCK__SHUT_RD))
         n = SOCK_ECLOSED;
     if (n < 0 && n != -EAGAIN && n != SOCK_ECLOSED)
@@ -267,7 +286,7 @@ SOCK_API ssize_t sock_pipe_drain(sock_pipe_t *p, sock_t *s)
     if (flags & SOCK__SHUT_WR)
         return SOCK_ECLOSED;
     size_t held = sock_pipe_held(p);
-    ssize_t n = drain(p, s->priv_fd, 1);
+    ssize_t n = drain(p, s->priv_fd, s);
     if (n < 0 && n != -EAGAIN)
         pipe_fail(s, SOCK__SIDE_SEND, (int)n);
     SOCK__TRACE(s, "pipe_drain", n, NULL, "%zu bytes", held);

@@ -73,23 +73,28 @@ static int transfer_fail(sock_t *s, int side, const char *step, int code, size_t
  * some file systems).  Only what the socket took counts and advances *pos,
  * so a caller resumes exactly there (the rest is read again).  Returns
  * bytes sent (> 0), 0 at the file's end, or -errno. */
-static ssize_t copy_file_step(sock_t *s, int fd, off_t *pos, size_t want)
+static ssize_t copy_file_step(sock_t *s, int fd, off_t *pos, size_t want, int64_t deadline)
 {
     char buf[COPY_CHUNK];
     ssize_t n = pread(fd, buf, min_size(want, sizeof buf), *pos);
     if (n <= 0)
         return n < 0 ? -errno : 0;
-    ssize_t k = send(s->priv_fd, buf, (size_t)n, MSG_NOSIGNAL);
+    /* Through the handle's own send: its transport, if it has one. */
+    ssize_t k = sock__send_some(s, buf, (size_t)n, deadline);
     if (k < 0)
-        return -errno;
+        return k;
     *pos += k;
     return k;
 }
 
 /* One step of a file transfer: sendfile, or the copy once the kernel has
  * refused this file (*copying).  Returns as copy_file_step. */
-static ssize_t sendfile_step(sock_t *s, int fd, off_t *pos, size_t want, int *copying)
+static ssize_t sendfile_step(sock_t *s, int fd, off_t *pos, size_t want, int *copying,
+                             int64_t deadline)
 {
+    /* A layer (TLS) must see every byte: no sendfile under it. */
+    if (!*copying && (sock__flags(s) & SOCK__TRANSPORT) && *pos >= 0)
+        *copying = 1;
     if (!*copying) {
         ssize_t n = sendfile(s->priv_fd, fd, *pos >= 0 ? pos : NULL, want);
         if (n >= 0)
@@ -98,7 +103,7 @@ static ssize_t sendfile_step(sock_t *s, int fd, off_t *pos, size_t want, int *co
             return -errno;
         *copying = 1;
     }
-    return copy_file_step(s, fd, pos, want);
+    return copy_file_step(s, fd, pos, want, deadline);
 }
 
 static int sendfile_all(sock_t *s, int fd, off_t *offset, size_t len, size_t *done)
@@ -114,7 +119,7 @@ static int sendfile_all(sock_t *s, int fd, off_t *offset, size_t len, size_t *do
     off_t pos = offset ? *offset : lseek(fd, 0, SEEK_CUR);
     int copying = 0, ended = 0;
     while (*done < len) {
-        ssize_t n = sendfile_step(s, fd, &pos, min_size(len - *done, MAX_STEP), &copying);
+        ssize_t n = sendfile_step(s, fd, &pos, min_size(len - *done, MAX_STEP), &copying, deadline);
         if (n > 0) {
             *done += (size_t)n;
             continue;

@@ -24,9 +24,11 @@ struct pump_stats {
  * has closed its side and in_fd is exhausted (or, when in_fd is a terminal,
  * until the peer has closed).  End of in_fd half-closes the connection
  * (shutdown write), so the peer sees end of stream and can still reply.
- * A regular file is sent with sendfile(); a pipe, regular file or
- * /dev/null on either side is joined to the connection with splice()
- * through a pipe of our own; anything else goes through 256 KiB buffers.
+ * The forwarding engine (forward.h) moves the bytes: a regular file is
+ * sent with sendfile(); a pipe, regular file, terminal or /dev/null on
+ * either side is joined to the connection through a sock_pipe_t (splice,
+ * or the library's copy where the kernel refuses); a foreign socket goes
+ * through a 64 KiB buffer.
  * When the connection fails (a reset), what it delivered before is still
  * written to out_fd, then the failure is reported.  idle_ms counts from
  * the last byte moved in either direction.  When out_fd's reader goes away

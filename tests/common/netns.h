@@ -21,4 +21,32 @@ void loopback_up(void);
  * available (not root). */
 void enter_offline_netns(void);
 
+/* The IPv6 address enter_private_namespaces() gives loopback: the
+ * documentation prefix, so a test has a second family to reach. */
+#define TEST_V6 "2001:db8::1"
+
+/* New network and mount namespaces for the calling process: loopback up
+ * with TEST_V6 added, and mounts private, so that replace_etc_file() and
+ * nft rules vanish with the test.  Skips the test when not root. */
+void enter_private_namespaces(void);
+
+/* Put text in place of /etc/NAME (hosts, resolv.conf) for this process's
+ * mount namespace (after enter_private_namespaces()). */
+void replace_etc_file(const char *name, const char *text);
+
+/* Drop incoming TCP segments matching an nft expression, e.g.
+ * "ip6 daddr 2001:db8::1 tcp dport 8080", in this network namespace.
+ * Skips the test when nft cannot. */
+void drop_tcp_to(const char *match);
+
+/* The threads of this process (/proc/self/task). */
+int count_threads(void);
+
+/* A name server on 127.0.0.1:53 of this namespace that reads every query
+ * and answers none; its count of queries; stop and release it. */
+struct mute_dns;
+struct mute_dns *mute_dns_start(void);
+int mute_dns_queries(const struct mute_dns *m);
+void mute_dns_stop(struct mute_dns *m);
+
 #endif

@@ -122,6 +122,27 @@ static void resolve_on(sock_t *s, uint8_t sw, const char *host, const char *serv
     long port = numeric_port(service);
     int wildcard = !host || !*host || strcmp(host, "*") == 0;
 
+    /* A Unix host: one address, its own text, or a clear refusal. */
+    if (host && strncmp(host, "unix:", 5) == 0) {
+        int no_port = !service || !*service || strcmp(service, "0") == 0;
+        if (rc < 0) {
+            fuzz_check(rc == -EINVAL || rc == -ENAMETOOLONG || rc == -EAFNOSUPPORT,
+                       "%s = %d", in, rc);
+            check_failure(s, rc, in);
+            return;
+        }
+        fuzz_check(no_port, "%s accepted a port", in);
+        fuzz_check(rc == 1, "%s = %d addresses", in, rc);
+        fuzz_check(family == AF_UNSPEC, "%s with family %d", in, family);
+        if (!count_only) {
+            fuzz_check(out[0].family == AF_UNIX, "%s: family %d", in, out[0].family);
+            /* The text names the same socket (an abstract name ends at a
+             * NUL, which a C string cannot hold anyway). */
+            fuzz_check(strcmp(out[0].text, host) == 0, "%s: text '%s'", in, out[0].text);
+        }
+        return;
+    }
+
     /* What the header promises whatever the resolver says. */
     if (!service || !*service || port == -2 ||
         (service[0] == '-' && numeric_port(service + 1) != -1) || (wildcard && !passive))

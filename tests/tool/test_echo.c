@@ -248,7 +248,7 @@ Test(echo, verbose_names_each_client_when_it_comes_and_goes, .timeout = 30)
         struct echo_server e;
         start_with(&e, "-v", families[f]);
         sock_t a, b;
-        char name_a[SOCK_ADDRSTRLEN], name_b[SOCK_ADDRSTRLEN], want[3][128];
+        char name_a[SOCK_ADDRSTRLEN], name_b[SOCK_ADDRSTRLEN], want[3][SOCK_ADDRSTRLEN + 64];
         client(&a, families[f], e.port);
         expect_echo(&a, "ping\n");
         client(&b, families[f], e.port);

@@ -466,7 +466,7 @@ Test(examples, multi_server_reaps_handlers_while_running, .timeout = 120)
         int threads0 = proc_count(m.p.pid, "task"), fds0 = proc_count(m.p.pid, "fd");
         cr_assert_gt(threads0, 1, "no acceptor thread: %d threads", threads0);
         sock_t stay, leave;
-        char stay_addr[SOCK_ADDRSTRLEN], leave_addr[SOCK_ADDRSTRLEN], needle[128];
+        char stay_addr[SOCK_ADDRSTRLEN], leave_addr[SOCK_ADDRSTRLEN], needle[SOCK_ADDRSTRLEN + 64];
         ms_client(&stay, families[f], m.port, stay_addr);
         ms_client(&leave, families[f], m.port, leave_addr);
         expect_echo(&stay, "stay");

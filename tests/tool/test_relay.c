@@ -158,13 +158,16 @@ static char *collect_end(struct collector *c)
     return c->text;
 }
 
-/* If line is a hexdump line of direction tag ("   0.000123 c>s 0000001a  68
- * ..."), store its time and offset and return 1. */
+/* If line is a hexdump line of direction tag ("   0.000123 #1 c>s 0000001a
+ * 68 ..."), store its time and offset and return 1. */
 static int dump_line(const char *line, const char *tag, double *t, unsigned long long *off)
 {
     char *end;
     double when = strtod(line, &end);
-    if (end == line || *end != ' ' || strncmp(end + 1, tag, 3) != 0 || end[4] != ' ')
+    if (end == line || strncmp(end, " #", 2) != 0)
+        return 0;
+    end += 2 + strspn(end + 2, "0123456789");
+    if (*end != ' ' || strncmp(end + 1, tag, 3) != 0 || end[4] != ' ')
         return 0;
     const char *hex = end + 5;
     size_t digits = strspn(hex, "0123456789abcdef");
@@ -337,7 +340,7 @@ Test(relay, server_reset_shown_and_passed_to_the_client, .timeout = 60)
     cr_assert(shown && err);
     cr_expect(strstr(shown, "s>c RESET: the server reset the connection"), "%s", shown);
     cr_expect(strstr(shown, "aborted the client"), "%s", shown);
-    cr_expect(strstr(err, "sock relay: server") && strstr(err, "reset"), "stderr: %s", err);
+    cr_expect(strstr(err, "sock relay: #1 server") && strstr(err, "reset"), "stderr: %s", err);
     cr_expect_eq(proc_wait(&ends.relay, 10000), 1, "a reset is not a clean end");
     free(shown), free(err);
 }

@@ -386,3 +386,27 @@ FAMILY_TEST(errors, error_text_lifetime, .timeout = 10)
     sock_close(&c);
     sock_close(&s);
 }
+
+/* The error the system holds for a connection, taken once: an event loop
+ * told of a reset after the end of stream can still say it. */
+FAMILY_TEST(errors, take_error_after_end_of_stream, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    expect_ok(&s, sock_shutdown(&s, SOCK_SHUT_WRITE));
+    char b;
+    cr_assert_eq(sock_recv(&c, &b, 1), 0, "end of stream");
+    cr_assert_eq(sock_take_error(&c), 0, "no error yet");
+    expect_ok(&s, sock_abort(&s));
+    struct pollfd pfd = {.fd = sock_fd(&c), .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 5000), 1);
+    sleep_ms(20);
+    /* Linux files a reset in CLOSE_WAIT (after the peer's FIN) as EPIPE,
+     * elsewhere as ECONNRESET. */
+    int err = sock_take_error(&c);
+    cr_assert(err == -EPIPE || err == -ECONNRESET, "the reset after the end of stream: %d", err);
+    cr_assert_eq(sock_take_error(&c), 0, "taken once");
+    cr_assert_neq(sock_id(&c), sock_id(&s));
+    sock_close(&c);
+    cr_assert_eq(sock_take_error(&c), -ENOTCONN);
+}

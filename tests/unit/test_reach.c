@@ -24,50 +24,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#define V6 "2001:db8::1"
-
-static void private_namespaces(void)
-{
-    if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
-        cr_skip_test("unshare: %s (needs root)", strerror(errno));
-    cr_assert_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
-    loopback_up();
-    int rc = system("ip -6 addr add " V6 "/128 dev lo nodad 2>/dev/null");
-    if (rc != 0)
-        cr_skip_test("cannot add an IPv6 address (ip: %d)", rc);
-}
-
-/* Put text in place of /etc/NAME for this test's mount namespace. */
-static void replace_etc(const char *name, const char *text)
-{
-    char path[64], target[64];
-    snprintf(path, sizeof path, "/tmp/sock-reach-%d-%s", (int)getpid(), name);
-    snprintf(target, sizeof target, "/etc/%s", name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    cr_assert_eq(mount(path, target, NULL, MS_BIND, NULL), 0, "bind %s: %s", target,
-                 strerror(errno));
-    unlink(path); /* the mount keeps it while the namespace lives */
-}
-
-static void drop_tcp(const char *match)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "nft -f - >/dev/null 2>&1 <<'NFT'\n"
-             "table inet reach {\n"
-             "  chain input {\n"
-             "    type filter hook input priority 0;\n"
-             "    %s drop\n"
-             "  }\n"
-             "}\n"
-             "NFT\n",
-             match);
-    if (system(cmd) != 0)
-        cr_skip_test("nft could not install: %s", match);
-}
+#define V6 TEST_V6
 
 /* A listener on host:0; its port as text. */
 static void listen_on(sock_t *a, const char *host, char port[8])
@@ -81,7 +38,7 @@ static void listen_on(sock_t *a, const char *host, char port[8])
 /* "he.test" with both addresses, IPv6 first in the resolver's order. */
 static void he_name(void)
 {
-    replace_etc("hosts", "127.0.0.1 localhost\n" V6 " he.test\n127.0.0.1 he.test\n");
+    replace_etc_file("hosts", "127.0.0.1 localhost\n" V6 " he.test\n127.0.0.1 he.test\n");
     sock_t r;
     sock_init(&r);
     sock_addr_t out[4];
@@ -96,14 +53,14 @@ static void he_name(void)
  * tried one after another, the same connect runs out of time on IPv6. */
 Test(reach, dead_ipv6_live_ipv4, .timeout = 30)
 {
-    private_namespaces();
+    enter_private_namespaces();
     he_name();
     sock_t a;
     char port[8];
     listen_on(&a, "127.0.0.1", port);
     char rule[128];
     snprintf(rule, sizeof rule, "ip6 daddr " V6 " tcp dport %s", port);
-    drop_tcp(rule);
+    drop_tcp_to(rule);
     int fds = count_fds();
     sock_t c;
     sock_init(&c);
@@ -143,7 +100,7 @@ Test(reach, dead_ipv6_live_ipv4, .timeout = 30)
 /* Both work: IPv6 is tried first and wins. */
 Test(reach, both_work_ipv6_wins, .timeout = 30)
 {
-    private_namespaces();
+    enter_private_namespaces();
     he_name();
     sock_t a;
     char port[8];
@@ -166,14 +123,14 @@ Test(reach, both_work_ipv6_wins, .timeout = 30)
 /* Neither answers: the timeout, with both addresses and their reasons. */
 Test(reach, both_dead_timeout_names_both, .timeout = 30)
 {
-    private_namespaces();
+    enter_private_namespaces();
     he_name();
     sock_t a;
     char port[8];
     listen_on(&a, NULL, port);
     char rule[64];
     snprintf(rule, sizeof rule, "tcp dport %s", port);
-    drop_tcp(rule);
+    drop_tcp_to(rule);
     int fds = count_fds();
     sock_t c;
     sock_init(&c);
@@ -189,50 +146,14 @@ Test(reach, both_dead_timeout_names_both, .timeout = 30)
     sock_close(&a);
 }
 
-/* The threads of this process. */
-static int count_threads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
-struct mute_dns {
-    int fd;
-    volatile int stop;
-    int queries;
-};
-
-/* A name server that reads every query and answers none. */
-static void *mute_dns_thread(void *arg)
-{
-    struct mute_dns *m = arg;
-    char buf[1500];
-    while (!m->stop) {
-        struct pollfd pfd = {.fd = m->fd, .events = POLLIN};
-        if (poll(&pfd, 1, 50) > 0 && recv(m->fd, buf, sizeof buf, 0) > 0)
-            m->queries++;
-    }
-    return NULL;
-}
-
 /* A name server that never answers: the connect ends at its timeout and
  * says resolution was the step that ran out; repeated, no thread or
  * descriptor is left behind once the abandoned lookups end. */
 Test(reach, resolution_bounded_by_the_timeout, .timeout = 60)
 {
-    private_namespaces();
-    replace_etc("resolv.conf", "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n");
-    struct mute_dns m = {.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(m.fd, (struct sockaddr *)&sa, sizeof sa), 0, "bind :53: %s",
-                 strerror(errno));
-    pthread_t t = spawn(mute_dns_thread, &m);
+    enter_private_namespaces();
+    replace_etc_file("resolv.conf", "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n");
+    struct mute_dns *m = mute_dns_start();
     int threads = count_threads(), fds = count_fds();
 
     sock_t c;
@@ -246,7 +167,7 @@ Test(reach, resolution_bounded_by_the_timeout, .timeout = 60)
                  (long long)took);
     cr_assert_str_eq(sock_error(&c), "resolve never.test: no answer within 300 ms");
     sock_close(&c);
-    cr_assert_gt(m.queries, 0, "no query reached the test's name server");
+    cr_assert_gt(mute_dns_queries(m), 0, "no query reached the test's name server");
 
     for (int i = 0; i < 300; i++) {
         sock_init(&c);
@@ -262,7 +183,5 @@ Test(reach, resolution_bounded_by_the_timeout, .timeout = 60)
     }
     cr_assert_eq(now, threads, "%d threads left behind", now - threads);
     cr_assert_eq(count_fds(), fds, "descriptors left behind");
-    m.stop = 1;
-    join_within(t, 2000);
-    close(m.fd);
+    mute_dns_stop(m);
 }

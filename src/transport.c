@@ -1,0 +1,114 @@
+/*
+ * transport.c - a layer (libsock-tls) under a handle: installing it, the
+ * calls through it, and the hooks layers use for errors and the trace.
+ *
+ * The hot path pays one flag test: SOCK__TRANSPORT in the handle's flags,
+ * which io.c loads anyway; the transport and its state live in the
+ * extension block, as everything a plain handle does not need.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+SOCK_API int sock_set_transport(sock_t *s, const sock_transport_t *t, void *ctx)
+{
+    if (!s)
+        return -EINVAL;
+    int flags = sock__flags(s);
+    if (!(flags & SOCK__CONNECTED) || (flags & SOCK__CLOSED))
+        return sock__fail_unusable(s, SOCK__SIDE_SEND, "set_transport");
+    if (t && (!t->send || !t->recv))
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL, "set_transport: send and recv are needed");
+    struct sock__ext *ext = sock__ext(s);
+    if (!ext)
+        return -ENOMEM;
+    sock__transport_release(s);
+    ext->transport = t;
+    ext->transport_ctx = ctx;
+    if (t)
+        sock__set_flags(s, SOCK__TRANSPORT);
+    SOCK__TRACE(s, "set_transport", 0, NULL, "%s", t && t->name ? t->name : "none");
+    return 0;
+}
+
+SOCK_API void *sock_transport_ctx(const sock_t *s, const sock_transport_t *t)
+{
+    const struct sock__ext *ext = s ? s->priv_ext : NULL;
+    return ext && ext->transport == t && t ? ext->transport_ctx : NULL;
+}
+
+SOCK_API size_t sock_pending(const sock_t *s)
+{
+    const struct sock__ext *ext = s ? s->priv_ext : NULL;
+    if (!ext || !ext->transport || !ext->transport->pending)
+        return 0;
+    return ext->transport->pending(ext->transport_ctx);
+}
+
+ssize_t sock__transport_send(sock_t *s, const void *buf, size_t len, unsigned *want)
+{
+    struct sock__ext *ext = s->priv_ext;
+    return ext->transport->send(ext->transport_ctx, s->priv_fd, buf, len, want);
+}
+
+ssize_t sock__transport_recv(sock_t *s, void *buf, size_t len, unsigned *want)
+{
+    struct sock__ext *ext = s->priv_ext;
+    return ext->transport->recv(ext->transport_ctx, s->priv_fd, buf, len, want);
+}
+
+int sock__transport_shutdown(sock_t *s, int64_t deadline)
+{
+    struct sock__ext *ext = s->priv_ext;
+    if (!(sock__flags(s) & SOCK__TRANSPORT) || !ext->transport->shutdown)
+        return 0;
+    for (;;) {
+        unsigned want = SOCK_WRITABLE;
+        int rc = ext->transport->shutdown(ext->transport_ctx, s->priv_fd, &want);
+        if (rc != -EAGAIN && rc != -EINTR)
+            return rc;
+        if (rc == -EAGAIN) {
+            if (sock__flags(s) & SOCK__NONBLOCK)
+                return rc;
+            rc = sock__wait(s->priv_fd, want == SOCK_READABLE ? POLLIN : POLLOUT, deadline);
+            if (rc < 0)
+                return rc;
+        }
+    }
+}
+
+void sock__transport_release(sock_t *s)
+{
+    struct sock__ext *ext = s->priv_ext;
+    if (!ext || !ext->transport)
+        return;
+    const sock_transport_t *t = ext->transport;
+    void *ctx = ext->transport_ctx;
+    ext->transport = NULL;
+    ext->transport_ctx = NULL;
+    sock__clear_flags(s, SOCK__TRANSPORT);
+    if (t->release)
+        t->release(ctx);
+}
+
+SOCK_API int sock_set_error(sock_t *s, int code, const char *fmt, ...)
+{
+    if (!s || !fmt)
+        return code;
+    char text[SOCK_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return sock__failf(s, SOCK__SIDE_SEND, code, "%s", text);
+}
+
+SOCK_API void sock_trace_step(const sock_t *s, const char *step, long long result,
+                              const char *args)
+{
+    if (s)
+        SOCK__TRACE(s, step ? step : "?", result, NULL, "%s", args ? args : "");
+}

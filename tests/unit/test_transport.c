@@ -1,0 +1,193 @@
+/*
+ * test_transport.c - a layer under the handle: every call of the library
+ * goes through it (send, recv, the *_all calls, the framing calls, the
+ * zero-copy calls, which copy then, sock_pipe_t), its waits are honoured
+ * (a send that needs the socket readable), its shutdown runs before the
+ * socket's, it is released exactly once, and non-blocking mode passes
+ * -EAGAIN through.
+ *
+ * The layer here is a toy: every byte XOR 0x5a on the wire, so a raw
+ * reader of the socket sees other bytes than the layer's user.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct toy {
+    int releases;
+    int shutdowns;
+    int want_readable_once; /* the next send asks for readable first */
+};
+
+static ssize_t toy_send(void *ctx, int fd, const void *buf, size_t len, unsigned *want)
+{
+    struct toy *t = ctx;
+    if (t->want_readable_once) {
+        t->want_readable_once = 0;
+        *want = SOCK_READABLE;
+        return -EAGAIN;
+    }
+    unsigned char tmp[4096];
+    size_t n = len < sizeof tmp ? len : sizeof tmp;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = ((const unsigned char *)buf)[i] ^ 0x5a;
+    ssize_t k = send(fd, tmp, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k < 0) {
+        *want = SOCK_WRITABLE;
+        return -errno;
+    }
+    return k;
+}
+
+static ssize_t toy_recv(void *ctx, int fd, void *buf, size_t len, unsigned *want)
+{
+    (void)ctx;
+    ssize_t k = recv(fd, buf, len, MSG_DONTWAIT);
+    if (k < 0) {
+        *want = SOCK_READABLE;
+        return -errno;
+    }
+    for (ssize_t i = 0; i < k; i++)
+        ((unsigned char *)buf)[i] ^= 0x5a;
+    return k;
+}
+
+static int toy_shutdown(void *ctx, int fd, unsigned *want)
+{
+    struct toy *t = ctx;
+    (void)fd, (void)want;
+    t->shutdowns++;
+    return 0;
+}
+
+static void toy_release(void *ctx)
+{
+    ((struct toy *)ctx)->releases++;
+}
+
+static const sock_transport_t toy_transport = {
+    .name = "toy", .send = toy_send, .recv = toy_recv, .shutdown = toy_shutdown,
+    .release = toy_release};
+
+FAMILY_TEST(transport, every_call_goes_through_the_layer, .timeout = 20)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    static struct toy tc, ts;
+    memset(&tc, 0, sizeof tc), memset(&ts, 0, sizeof ts);
+    expect_ok(&c, sock_set_transport(&c, &toy_transport, &tc));
+    expect_ok(&s, sock_set_transport(&s, &toy_transport, &ts));
+    cr_assert_eq(sock_transport_ctx(&c, &toy_transport), &tc);
+    /* send/recv and the _all calls */
+    expect_ok(&c, sock_send_all(&c, "hello", 5, NULL));
+    char buf[64];
+    expect_ok(&s, sock_recv_all(&s, buf, 5, NULL));
+    cr_assert_arr_eq(buf, "hello", 5);
+    /* a send that must wait for readable first: met by data from s */
+    tc.want_readable_once = 1;
+    expect_ok(&s, sock_send_all(&s, "r", 1, NULL));
+    expect_ok(&c, sock_send_all(&c, "after", 5, NULL));
+    expect_ok(&c, sock_recv_all(&c, buf, 1, NULL));
+    expect_ok(&s, sock_recv_all(&s, buf, 5, NULL));
+    cr_assert_arr_eq(buf, "after", 5);
+    /* the framing calls */
+    expect_ok(&c, sock_send_msg(&c, SOCK_U16BE, "framed", 6, NULL));
+    expect_ok(&c, sock_send_all(&c, "a line\n", 7, NULL));
+    char rbuf[256], out[64];
+    sock_reader_t r;
+    sock_reader_init(&r, &s, rbuf, sizeof rbuf);
+    size_t len;
+    expect_ok(&s, sock_read_msg(&r, SOCK_U16BE, out, sizeof out, &len));
+    cr_assert_eq(len, 6u);
+    cr_assert_arr_eq(out, "framed", 6);
+    expect_ok(&s, sock_read_line(&r, out, sizeof out, &len));
+    cr_assert_str_eq(out, "a line");
+    /* the zero-copy calls copy through the layer */
+    char path[] = "/tmp/sock-transport-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    cr_assert_eq(write(fd, "from a file", 11), 11);
+    off_t off = 0;
+    expect_ok(&c, sock_sendfile(&c, fd, &off, 11, NULL));
+    expect_ok(&s, sock_recv_all(&s, buf, 11, NULL));
+    cr_assert_arr_eq(buf, "from a file", 11);
+    close(fd);
+    /* shutdown: the layer's first, once */
+    expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_WRITE));
+    expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_WRITE));
+    cr_assert_eq(tc.shutdowns, 1);
+    cr_assert_eq(sock_recv(&s, buf, sizeof buf), 0, "end of stream through the layer");
+    expect_ok(&c, sock_close(&c));
+    expect_ok(&s, sock_close(&s));
+    cr_assert_eq(tc.releases, 1);
+    cr_assert_eq(ts.releases, 1);
+}
+
+/* What the wire carries is the layer's, not the user's bytes. */
+FAMILY_TEST(transport, the_wire_carries_the_layers_bytes, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    static struct toy tc;
+    memset(&tc, 0, sizeof tc);
+    expect_ok(&c, sock_set_transport(&c, &toy_transport, &tc));
+    expect_ok(&c, sock_send_all(&c, "abc", 3, NULL));
+    unsigned char raw[3];
+    expect_ok(&s, sock_recv_all(&s, raw, 3, NULL));
+    cr_assert(raw[0] == ('a' ^ 0x5a) && raw[1] == ('b' ^ 0x5a) && raw[2] == ('c' ^ 0x5a));
+    /* Taken away: plain again, and released. */
+    expect_ok(&c, sock_set_transport(&c, NULL, NULL));
+    cr_assert_eq(tc.releases, 1);
+    expect_ok(&c, sock_send_all(&c, "d", 1, NULL));
+    expect_ok(&s, sock_recv_all(&s, raw, 1, NULL));
+    cr_assert_eq(raw[0], 'd');
+    sock_close(&c), sock_close(&s);
+    cr_assert_eq(tc.releases, 1, "released twice");
+}
+
+/* Non-blocking: the layer's -EAGAIN reaches the caller, costs no text; a
+ * sock_pipe_t forwards through it. */
+FAMILY_TEST(transport, nonblocking_and_pipe, .timeout = 10)
+{
+    sock_t c, s, d, e;
+    pair_on(host, &c, &s);
+    pair_on(host, &d, &e);
+    static struct toy tc, ts;
+    memset(&tc, 0, sizeof tc), memset(&ts, 0, sizeof ts);
+    expect_ok(&c, sock_set_transport(&c, &toy_transport, &tc));
+    expect_ok(&s, sock_set_transport(&s, &toy_transport, &ts));
+    expect_ok(&s, sock_set_nonblocking(&s, 1));
+    char b;
+    expect_code(&s, sock_recv(&s, &b, 1), -EAGAIN);
+    cr_assert_str_eq(sock_error(&s), "");
+    /* c -(layer)-> s, piped to d (plain) -> e */
+    expect_ok(&c, sock_send_all(&c, "piped", 5, NULL));
+    struct pollfd pfd = {.fd = sock_fd(&s), .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 5000), 1);
+    sock_pipe_t p;
+    cr_assert_eq(sock_pipe_open(&p), 0);
+    cr_assert_eq(sock_pipe_fill(&p, &s, 100), 5);
+    cr_assert_eq(sock_pipe_drain(&p, &d), 5);
+    char buf[8];
+    expect_ok(&e, sock_recv_all(&e, buf, 5, NULL));
+    cr_assert_arr_eq(buf, "piped", 5, "the pipe did not read through the layer");
+    sock_pipe_close(&p);
+    sock_close(&c), sock_close(&s), sock_close(&d), sock_close(&e);
+}
+
+Test(transport, bad_arguments, .timeout = 5)
+{
+    sock_t s;
+    sock_init(&s);
+    expect_code(&s, sock_set_transport(&s, &toy_transport, NULL), -ENOTCONN);
+    cr_assert_eq(sock_pending(&s), 0u);
+    cr_assert_eq(sock_set_error(&s, -EPROTO, "layer said %d", 7), -EPROTO);
+    cr_assert_str_eq(sock_error(&s), "layer said 7");
+    sock_close(&s);
+}
