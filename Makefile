@@ -162,6 +162,7 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 
 check-deps:
 	@scripts/ensure-deps test
+	@scripts/ensure-deps deb
 
 # The normal test run: the whole suite built with ASan+UBSan, plus a clang
 # -Werror build so both compilers stay clean, and every fuzz target for a
