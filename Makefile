@@ -91,11 +91,28 @@ tests: $(UNIT) $(TOOLT) $(THREADS)
 # that disappears does not break the build (-MP).
 DEPFLAGS = -MMD -MP
 
-$(BUILD)/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+# An object whose .d is missing (built before -MMD, or the .d was removed)
+# is rebuilt: the .d is a prerequisite with an empty rule, so a missing one
+# counts as just made.  Objects outside DEPFILES (the fuzz targets, other
+# suites) use the second rule, which is the same compile.
+define COMPILE
+@mkdir -p $(dir $@)
+$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+endef
 
-$(BUILD)/pic/%.o: %.c
+$(BUILD)/%.o: %.c $(BUILD)/%.d
+	$(COMPILE)
+
+$(BUILD)/%.o: %.c
+	$(COMPILE)
+
+# Every object's .d, named as targets with no recipe: make may then take
+# a missing one as made (an implicit prerequisite must be such a target).
+DEPFILES := $(patsubst %.o,%.d,$(LIB_OBJ) $(PIC_OBJ) $(TOOL_OBJ) $(BENCH_OBJ) $(UNIT_OBJ) \
+              $(TOOLT_OBJ) $(STRESS_OBJ) $(BUILD)/bench/main.o)
+$(DEPFILES):
+
+$(BUILD)/pic/%.o: %.c $(BUILD)/pic/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DSOCK_BUILDING_SHARED -c $< -o $@
 
@@ -303,5 +320,6 @@ clean:
 
 include tests/fuzz/fuzz.mk
 
-# The headers each object includes, as recorded by -MMD.
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# The headers each object includes, as recorded by -MMD (the programs
+# linked straight from one source, examples and peers, have theirs too).
+-include $(wildcard $(DEPFILES)) $(shell find $(BUILD) -maxdepth 2 -name '*.d' 2>/dev/null)

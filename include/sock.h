@@ -128,6 +128,11 @@ void sock_init(sock_t *s);
  * clients).  Must be called before sock_bind()/sock_connect(). */
 int sock_set_family(sock_t *s, int family);
 
+/* Numeric hosts and ports only (on: 1): no name service is asked at all,
+ * not even /etc/hosts; a name is -EINVAL, said so in sock_error().  "unix:"
+ * hosts still work.  Returns 0. */
+int sock_set_numeric_only(sock_t *s, int on);
+
 /* Bound every blocking call on s: sock_connect and sock_bind (their name
  * resolution included, and all addresses tried), sock_accept, sock_send,
  * sock_recv, and the whole of sock_send_all and sock_recv_all.  A name

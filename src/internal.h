@@ -34,6 +34,7 @@ enum {
     SOCK__ERR_LOST = 1 << 6,  /* a failure's text could not be stored (no memory) */
     SOCK__NONBLOCK = 1 << 7,  /* sock_set_nonblocking(): -EAGAIN, never wait */
     SOCK__TRANSPORT = 1 << 8, /* a transport carries the bytes (priv_ext) */
+    SOCK__NUMERIC = 1 << 9,   /* sock_set_numeric_only(): no name service */
 };
 
 static inline int sock__flags(const sock_t *s)

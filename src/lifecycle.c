@@ -85,6 +85,17 @@ SOCK_API int sock_set_timeout(sock_t *s, int ms)
     return 0;
 }
 
+SOCK_API int sock_set_numeric_only(sock_t *s, int on)
+{
+    if (!s)
+        return -EINVAL;
+    if (on)
+        sock__set_flags(s, SOCK__NUMERIC);
+    else
+        sock__clear_flags(s, SOCK__NUMERIC);
+    return 0;
+}
+
 SOCK_API int sock_set_nonblocking(sock_t *s, int on)
 {
     if (!s)

@@ -376,6 +376,14 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
         .ai_protocol = IPPROTO_TCP,
         .ai_flags = (passive ? AI_PASSIVE : 0) | (numeric ? AI_NUMERICSERV : 0),
     };
+    if (sock__flags(s) & SOCK__NUMERIC) {
+        /* Numbers only: no name service is asked, not even the files. */
+        if (!numeric)
+            return sock__failf(s, SOCK__SIDE_SEND, -EINVAL,
+                               "%s %s: '%s' is not a port number (numeric only)", step, target,
+                               service);
+        hints.ai_flags |= AI_NUMERICHOST;
+    }
     struct addrinfo *list = NULL;
     int timed_out = 0;
     int rc = deadline < 0 || wildcard
@@ -399,6 +407,10 @@ int sock__resolve(sock_t *s, const char *step, const char *host, const char *ser
             return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE, "%s %s: host '%s' has no %s address",
                                step, target, name,
                                family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "usable");
+        if (rc == EAI_NONAME && (sock__flags(s) & SOCK__NUMERIC))
+            return sock__failf(s, SOCK__SIDE_SEND, -EINVAL,
+                               "%s %s: '%s' is not a numeric address (numeric only)", step,
+                               target, name);
         return sock__failf(s, SOCK__SIDE_SEND, SOCK_ERESOLVE, "%s %s: cannot resolve host '%s': %s",
                            step, target, wildcard ? "*" : name, gai_strerror(rc));
     }

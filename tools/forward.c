@@ -607,7 +607,10 @@ static void update(struct fwd *f)
 static int pending_error(sock_t *s)
 {
     int err = sock_take_error(s);
-    return err < 0 ? -err : ECONNRESET;
+    /* Linux files a reset that comes after the peer's end of stream
+     * (CLOSE_WAIT) as EPIPE: it is a reset all the same, and a person
+     * reading "Broken pipe" would look for a pipe. */
+    return err == -EPIPE || err >= 0 ? ECONNRESET : -err;
 }
 
 /* After a move in one direction, what it made possible is tried at once

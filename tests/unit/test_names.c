@@ -313,3 +313,20 @@ FAMILY_TEST(names, connect_by_other_spellings, .timeout = 10)
     }
     sock_close(&a);
 }
+
+/* Numbers only: no name service at all, not even /etc/hosts. */
+Test(names, numeric_only_refuses_names, .timeout = 10)
+{
+    sock_t s;
+    sock_init(&s);
+    expect_ok(&s, sock_set_numeric_only(&s, 1));
+    sock_addr_t out[2];
+    cr_assert_eq(sock_resolve(&s, "localhost", "80", 0, out, 2), -EINVAL, "%s", sock_error(&s));
+    cr_assert(strstr(sock_error(&s), "numeric") != NULL, "%s", sock_error(&s));
+    cr_assert_eq(sock_resolve(&s, "127.0.0.1", "http", 0, out, 2), -EINVAL);
+    cr_assert_eq(sock_resolve(&s, "::1", "80", 0, out, 2), 1);
+    cr_assert_eq(sock_resolve(&s, "fe80::1%lo", "80", 0, out, 2), 1, "%s", sock_error(&s));
+    expect_ok(&s, sock_set_numeric_only(&s, 0));
+    cr_assert_eq(sock_resolve(&s, "localhost", "80", 0, out, 2) > 0, 1);
+    sock_close(&s);
+}
