@@ -270,7 +270,7 @@ install: lib tool man
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/sock
 	if [ -f $(BUILD)/libsocktrace.so ]; then install -d $(DESTDIR)$(LIBDIR)/sock && \
 	  install -m 644 $(BUILD)/libsocktrace.so $(DESTDIR)$(LIBDIR)/sock/libsocktrace.so; fi
-	install -m 644 docs/sock.1 $(DESTDIR)$(MANDIR)/man1/sock.1
+	sed '1,/^\.TH/s/"sock [0-9][0-9.]*"/"sock $(VERSION)"/' docs/sock.1 > $(DESTDIR)$(MANDIR)/man1/sock.1
 	install -m 644 $(MAN3)/*.3 $(DESTDIR)$(MANDIR)/man3/
 	@scripts/install-ldconfig "$(DESTDIR)" "$(LIBDIR)" "$(LDCONFIG)"
 

@@ -550,4 +550,10 @@ Test(install, man_page_for_every_public_name_with_the_header_codes, .init = make
                  0, "man sock_connect does not answer");
     cr_expect_eq(sh("grep -q '^\\.BR sock (3)' docs/sock.1%s%s", "", ""), 0,
                  "docs/sock.1 has no SEE ALSO sock(3)");
+    cr_expect_eq(sh("grep -q '^\\.TH SOCK 1 .*\"sock %s\"' %s/share/man/man1/sock.1", sock_version(),
+                    tmp),
+                 0, "the installed sock.1 does not say sock %s", sock_version());
+    cr_expect_eq(sh("grep -q '^\\.TH SOCK_CONNECT 3 .*\"libsock %s\"' %s/share/man/man3/sock_connect.3",
+                    sock_version(), tmp),
+                 0, "sock_connect(3) does not say libsock %s", sock_version());
 }
