@@ -268,8 +268,6 @@ install: lib tool man
 	$(CMAKE_SUBST) cmake/sockConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/sockConfig.cmake
 	$(CMAKE_SUBST) cmake/sockConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/sockConfigVersion.cmake
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/sock
-	if [ -f $(BUILD)/libsocktrace.so ]; then install -d $(DESTDIR)$(LIBDIR)/sock && \
-	  install -m 644 $(BUILD)/libsocktrace.so $(DESTDIR)$(LIBDIR)/sock/libsocktrace.so; fi
 	sed '1,/^\.TH/s/"sock [0-9][0-9.]*"/"sock $(VERSION)"/' docs/sock.1 > $(DESTDIR)$(MANDIR)/man1/sock.1
 	install -m 644 $(MAN3)/*.3 $(DESTDIR)$(MANDIR)/man3/
 	@scripts/install-ldconfig "$(DESTDIR)" "$(LIBDIR)" "$(LDCONFIG)"
@@ -277,12 +275,11 @@ install: lib tool man
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/sock.h $(DESTDIR)$(LIBDIR)/libsock.a \
 	      $(DESTDIR)$(LIBDIR)/libsock.so* $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc \
-	      $(DESTDIR)$(LIBDIR)/sock/libsocktrace.so \
 	      $(DESTDIR)$(CMAKEDIR)/sockConfig.cmake $(DESTDIR)$(CMAKEDIR)/sockConfigVersion.cmake \
 	      $(DESTDIR)$(BINDIR)/sock $(DESTDIR)$(MANDIR)/man1/sock.1 \
 	      $(DESTDIR)$(MANDIR)/man3/sock.3 $(DESTDIR)$(MANDIR)/man3/sock_*.3 \
 	      $(DESTDIR)$(MANDIR)/man3/SOCK_*.3
-	-rmdir $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(LIBDIR)/sock 2>/dev/null
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
 # The Debian packages (debian/), built from a copy of this tree inside
 # build/deb/ so that dpkg-buildpackage, which writes into the parent of the
