@@ -8,6 +8,7 @@
 #   make valgrind   the suite under valgrind
 #   make stress     the load and fault suite (minutes; netns, strace, 10k clients)
 #   make install PREFIX=/usr/local [DESTDIR=...]
+#   make deb        the Debian packages, into build/deb/
 #
 # Variant builds (sanitizers) are the same rules run again with another
 # BUILD directory and extra flags, so there is one set of rules to maintain.
@@ -20,8 +21,17 @@ INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
-VERSION := 0.1.0
-SONAME  := libsock.so.0
+# The version lives in the VERSION file alone: the soname follows its major
+# number, src/version.c (sock_version) and the tool get it as -D, and
+# src/version.c refuses to build if include/sock.h's SOCK_VERSION_MAJOR/MINOR
+# disagree.
+VERSION       := $(shell cat VERSION)
+VERSION_WORDS := $(subst ., ,$(VERSION))
+VERSION_MAJOR := $(word 1,$(VERSION_WORDS))
+VERSION_MINOR := $(word 2,$(VERSION_WORDS))
+SONAME        := libsock.so.$(VERSION_MAJOR)
+VERSION_DEFS  := -DSOCK_BUILD_VERSION='"$(VERSION)"' -DSOCK_BUILD_MAJOR=$(VERSION_MAJOR) \
+                 -DSOCK_BUILD_MINOR=$(VERSION_MINOR)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
@@ -62,12 +72,12 @@ THREADS := $(BUILD)/threads
 STRESS  := $(BUILD)/test-stress
 
 .PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
-        install uninstall clean clang-check stress
+        install uninstall clean clang-check stress man deb deb-lint deb-symbols
 
 # The test binaries need Criterion; a plain `make` on a machine without it
 # still builds the library and the tool (`make test` installs Criterion).
 HAVE_CRITERION := $(wildcard /usr/include/criterion/criterion.h)
-all: lib tool examples $(BUILD)/sock.pc $(if $(HAVE_CRITERION),tests,no-criterion)
+all: lib tool examples man $(BUILD)/sock.pc $(if $(HAVE_CRITERION),tests,no-criterion)
 
 no-criterion:
 	@echo "note: Criterion is not installed, test binaries not built (make test installs it)"
@@ -112,6 +122,12 @@ $(BUILD)/pic/%.o: %.c $(BUILD)/pic/%.d
 
 $(BUILD)/pic/%.o: %.c
 	$(COMPILE_PIC)
+
+# Only the files that print or return the version see it, and they are
+# rebuilt when VERSION changes.
+VERSION_OBJ := $(BUILD)/src/version.o $(BUILD)/pic/src/version.o $(BUILD)/tools/main.o
+$(VERSION_OBJ): CPPFLAGS += $(VERSION_DEFS)
+$(VERSION_OBJ): VERSION
 
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -170,6 +186,7 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 
 check-deps:
 	@scripts/ensure-deps test
+	@scripts/ensure-deps deb
 
 # The normal test run: the whole suite built with ASan+UBSan, plus a clang
 # -Werror build so both compilers stay clean, and every fuzz target for a
@@ -222,23 +239,85 @@ bench: all $(BENCH) $(PEER_BIN)
 	@scripts/ensure-deps bench
 	scripts/run-bench $(BUILD)
 
-# ---------------------------------------------------------------- install
+# ---------------------------------------------------------------- install, packages
+#
+# The section 3 pages are generated from include/sock.h (scripts/gen-man3:
+# one page per call or family, its return values and errors as the
+# header's comment names them), so they follow the header as it grows.
+# The CMake config is written at install time, with paths relative to
+# itself, like sock.pc is written for the PREFIX given then.
 
-install: lib tool
-	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+CMAKEDIR ?= $(LIBDIR)/cmake/sock
+LDCONFIG ?= ldconfig
+MAN3     := $(BUILD)/man/man3
+
+man: $(MAN3)/.stamp
+
+$(MAN3)/.stamp: include/sock.h scripts/gen-man3 VERSION
+	@mkdir -p $(MAN3)
+	scripts/gen-man3 include/sock.h $(MAN3) $(VERSION)
+	@touch $@
+
+CMAKE_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(VERSION_MAJOR)|g' \
+                  -e 's|@REL_LIBDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|' \
+                  -e 's|@REL_INCDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCDIR))|' \
+                  -e "s|@SIZEOF_VOID_P@|$$(getconf LONG_BIT | awk '{print $$1 / 8}')|"
+
+install: lib tool man
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(CMAKEDIR)
 	install -m 644 include/sock.h $(DESTDIR)$(INCDIR)/sock.h
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libsock.a
-	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libsock.so.$(VERSION)
+	install -m 644 $(SHARED) $(DESTDIR)$(LIBDIR)/libsock.so.$(VERSION)
 	ln -sf libsock.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsock.so
 	$(PC_SUBST) > $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc
+	$(CMAKE_SUBST) cmake/sockConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/sockConfig.cmake
+	$(CMAKE_SUBST) cmake/sockConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/sockConfigVersion.cmake
 	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/sock
-	if [ -f docs/sock.1 ]; then install -m 644 docs/sock.1 $(DESTDIR)$(MANDIR)/man1/sock.1; fi
+	sed '1,/^\.TH/s/"sock [0-9][0-9.]*"/"sock $(VERSION)"/' docs/sock.1 > $(DESTDIR)$(MANDIR)/man1/sock.1
+	install -m 644 $(MAN3)/*.3 $(DESTDIR)$(MANDIR)/man3/
+	@scripts/install-ldconfig "$(DESTDIR)" "$(LIBDIR)" "$(LDCONFIG)"
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/sock.h $(DESTDIR)$(LIBDIR)/libsock.a \
 	      $(DESTDIR)$(LIBDIR)/libsock.so* $(DESTDIR)$(LIBDIR)/pkgconfig/sock.pc \
-	      $(DESTDIR)$(BINDIR)/sock $(DESTDIR)$(MANDIR)/man1/sock.1
+	      $(DESTDIR)$(CMAKEDIR)/sockConfig.cmake $(DESTDIR)$(CMAKEDIR)/sockConfigVersion.cmake \
+	      $(DESTDIR)$(BINDIR)/sock $(DESTDIR)$(MANDIR)/man1/sock.1 \
+	      $(DESTDIR)$(MANDIR)/man3/sock.3 $(DESTDIR)$(MANDIR)/man3/sock_*.3 \
+	      $(DESTDIR)$(MANDIR)/man3/SOCK_*.3
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# The Debian packages (debian/), built from a copy of this tree inside
+# build/deb/ so that dpkg-buildpackage, which writes into the parent of the
+# tree it builds, leaves nothing outside the repository nor in debian/.
+# The .deb, .changes and .buildinfo files end up in build/deb/; `make
+# deb-lint` runs lintian on them.
+DEB_DIR := build/deb
+DEB_SRC := $(DEB_DIR)/src/sock-$(VERSION)
+
+deb:
+	@scripts/ensure-deps deb
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	tar --exclude=./build --exclude=./.git -cf - . | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)
+
+# After the library gains calls: rewrite debian/libsock0.symbols from the
+# last make deb (the calls it knew keep their versions, new ones get this
+# one), then review the diff.
+deb-symbols:
+	rm -rf $(DEB_DIR)/symbols && mkdir -p $(DEB_DIR)/symbols
+	dpkg-deb -x $(DEB_DIR)/libsock0_$(VERSION)_*.deb $(DEB_DIR)/symbols
+	dpkg-gensymbols -q -plibsock0 -v$(VERSION) -P$(DEB_DIR)/symbols \
+	  -Idebian/libsock0.symbols -Odebian/libsock0.symbols
+	rm -rf $(DEB_DIR)/symbols
+
+deb-lint:
+	@scripts/ensure-deps deb
+	lintian --info --display-info --pedantic $(DEB_DIR)/*.changes
 
 clean:
 	rm -rf build

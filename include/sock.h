@@ -46,8 +46,10 @@
 extern "C" {
 #endif
 
+/* The version this header belongs to (the library's run-time version is
+ * sock_version()). */
 #define SOCK_VERSION_MAJOR 0
-#define SOCK_VERSION_MINOR 1
+#define SOCK_VERSION_MINOR 2
 
 /* ------------------------------------------------------------------------
  * Codes of our own (all negative, all outside the -errno range).
@@ -724,6 +726,11 @@ int sock_take_error(sock_t *s);
 /* The descriptor, or -1 before bind/connect/accept and after close.  Use it
  * for poll()/setsockopt(); closing it yourself breaks the handle. */
 int sock_fd(const sock_t *s);
+
+/* The version of the library the program runs with, "MAJOR.MINOR.PATCH"
+ * (e.g. "0.2.0"): it may be newer than the SOCK_VERSION_MAJOR and
+ * SOCK_VERSION_MINOR the program was compiled against.  Never NULL. */
+const char *sock_version(void);
 
 /* ------------------------------------------------------------------------
  * Errors.

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SOCK_TOOL_VERSION "0.1.0"
-
 struct command {
     const char *name;
     int (*run)(const struct cli_opts *, int, char **);
@@ -106,8 +104,9 @@ static int run(const struct cli_command_line *cl)
         return EXIT_OK;
     }
     if (cl->action == CLI_VERSION) {
-        printf("sock %s (libsock %d.%d)\n", SOCK_TOOL_VERSION, SOCK_VERSION_MAJOR,
-               SOCK_VERSION_MINOR);
+        /* The tool's version (VERSION, from the Makefile) and the
+         * library's it runs with: the same number in one build. */
+        printf("sock %s (libsock %s)\n", SOCK_BUILD_VERSION, sock_version());
         return EXIT_OK;
     }
     const char *name = cl->argv[0];
