@@ -171,12 +171,46 @@ static const char *unix_file(const struct addrinfo *ai)
  * (the connect succeeds, or its queue is full: EAGAIN) keeps its path.
  * Returns 0 when the stale file was removed, else -EADDRINUSE (or why the
  * file could not be checked). */
+/* Is a socket of this network namespace bound to path, as the kernel
+ * lists them (/proc/net/unix)?  Asking is free of side effects, where a
+ * probing connect would be taken by a one-client server as its client.
+ * 1 yes, 0 no, -1 cannot tell. */
+static int listed_in_proc(const char *path)
+{
+    FILE *f = fopen("/proc/net/unix", "re");
+    if (!f)
+        return -1;
+    char line[4096 + 128];
+    int found = 0;
+    size_t n = strlen(path);
+    while (!found && fgets(line, sizeof line, f)) {
+        /* "Num RefCount Protocol Flags Type St Inode Path": the path is
+         * what follows the seventh field. */
+        char *p = line;
+        for (int field = 0; field < 7 && p; field++) {
+            p += strspn(p, " ");
+            p = strchr(p, ' ');
+        }
+        if (!p)
+            continue;
+        p += strspn(p, " ");
+        found = strncmp(p, path, n) == 0 && (p[n] == '\n' || p[n] == '\0');
+    }
+    fclose(f);
+    return found;
+}
+
 static int remove_if_stale(const struct addrinfo *ai)
 {
     const char *path = unix_file(ai);
     struct stat st;
     if (!path || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
         return -EADDRINUSE;
+    if (listed_in_proc(path) == 1)
+        return -EADDRINUSE; /* a live socket holds it */
+    /* Not listed here: stale, or held by a server in another network
+     * namespace (the path is the file system's): only a connect can
+     * tell. */
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (probe < 0)
         return -errno;

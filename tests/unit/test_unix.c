@@ -286,3 +286,22 @@ Test(unix_sock, nonblocking_and_poller, .timeout = 10)
     sock_poller_close(p);
     sock_close(&c), sock_close(&s), sock_close(&a);
 }
+
+/* Finding a live server must not take one of its connections: a server
+ * that serves one client is still waiting for its real one after another
+ * bind was refused. */
+Test(unix_sock, live_check_takes_no_connection, .timeout = 10)
+{
+    char host[128];
+    host_for(host, sizeof host, "one.sock");
+    sock_t a;
+    unix_listener(&a, host);
+    expect_ok(&a, sock_set_nonblocking(&a, 1));
+    sock_t b;
+    sock_init(&b);
+    expect_code(&b, sock_bind(&b, host, NULL), -EADDRINUSE);
+    sock_close(&b);
+    sock_t p;
+    expect_code(&a, sock_accept(&a, &p), -EAGAIN);
+    sock_close(&a);
+}
