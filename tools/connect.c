@@ -53,7 +53,7 @@ static int check_combination(const struct cli_opts *o, const struct connect_args
         tool_err("connect", "-s and -p bind an IP address: they do not go with -U");
         return EXIT_USAGE;
     }
-    int rc = tool_check_numeric("connect", o, "HOST", a->host, a->port);
+    int rc = a->is_unix ? 0 : tool_check_numeric("connect", o, "HOST", a->host, a->port);
     if (rc == 0)
         rc = tool_check_numeric("connect", o, "-s", a->src_host, a->src_port);
     return rc;

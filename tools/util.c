@@ -433,9 +433,15 @@ static int is_numeric_host(const char *host)
 int tool_check_numeric(const char *cmd, const struct cli_opts *o, const char *what,
                        const char *host, const char *port)
 {
+    /* connect, listen and echo name a Unix socket with -U only, so that
+     * its path is never read as HOST PORT words. */
+    if (host && strncmp(host, "unix:", 5) == 0) {
+        tool_err(cmd, "%s %s names a Unix socket: write -U PATH", what, tool_quote(host));
+        return EXIT_USAGE;
+    }
     if (!o->numeric)
         return 0;
-    if (host && *host && strncmp(host, "unix:", 5) != 0 && !is_numeric_host(host)) {
+    if (host && *host && !is_numeric_host(host)) {
         tool_err(cmd, "-n: %s %s is not a numeric address (with -n no name is looked up)", what,
                  tool_quote(host));
         return EXIT_USAGE;

@@ -87,10 +87,11 @@ int tool_parse_host(const char *cmd, const char *name, const char *text, char *b
 int tool_unix_host(const char *cmd, const struct cli_opts *o, const char *path, char *host,
                    size_t hostlen);
 
-/* With -n (o->numeric), host must be a numeric address (or "", or a Unix
- * socket's "unix:" name) and port a number: what names the value (e.g.
- * "HOST", "-s"). No lookup is made to decide.  Returns 0, or EXIT_USAGE
- * after one line naming -n. */
+/* The HOST and PORT given as words (not by -U): host is never a Unix
+ * socket's "unix:" name (-U is the way to one), and with -n (o->numeric)
+ * host must be a numeric address (or "") and port a number.  what names
+ * the value ("HOST", "-s").  No lookup is made to decide.  Returns 0, or
+ * EXIT_USAGE after one line (naming -n for -n's rule). */
 int tool_check_numeric(const char *cmd, const struct cli_opts *o, const char *what,
                        const char *host, const char *port);
 

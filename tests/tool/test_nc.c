@@ -248,6 +248,9 @@ NC_TEST(unix_bad_input)
         {{"connect", "-U", "/x", "-s", "127.0.0.1", NULL}, "do not go with -U"},
         {{"listen", "-U", "/x", "-4", NULL}, "-4 does not apply"},
         {{"echo", "-U", "@", NULL}, "needs a PATH"},
+        /* Two colons pass for an IPv6 address in the words' form. */
+        {{"connect", "unix::x", "80", NULL}, "names a Unix socket: write -U PATH"},
+        {{"listen", "unix::1", "0", NULL}, "names a Unix socket: write -U PATH"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *err = NULL;
