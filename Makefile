@@ -171,6 +171,12 @@ $(BUILD)/bench-peers/%: bench/peers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
+# he_connect measures the library's own connect (bench part "reach"), so,
+# unlike the raw-syscall peers, it links libsock.
+$(BUILD)/bench-peers/he_connect: bench/peers/he_connect.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
 # sock.pc for PREFIX/LIBDIR/INCDIR, written by the build and by install
 # (which may be given another PREFIX) with the same substitution.
 PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

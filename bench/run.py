@@ -17,6 +17,15 @@
      direct figure (no relay) beside them.  Targets: sock/haproxy >= 1.0,
      sock/socat >= 2.0.  Then one 1 GiB stream through each relay, between
      the zerocopy peers (no target).
+  5. "reach": connect latency to a name with a dead IPv6 and a live IPv4
+     address (he.test: 2001:db8::1, whose SYNs an nft rule drops, and
+     127.0.0.1), inside network and mount namespaces of its own (unshare
+     --net --mount, root; /etc/hosts replaced by a bind mount there):
+     libsock's sock_connect (BUILD/bench-peers/he_connect, Happy Eyeballs:
+     about its 250 ms stagger) vs curl (its own Happy Eyeballs, 200 ms) vs
+     Python's socket.create_connection (none: it waits out the IPv6
+     attempt, bounded here by a timeout of BENCH_REACH_PY_TIMEOUT_MS, default
+     2000, per address).  Medians and ratios, no target.
 
 Each comparison runs its contenders in turns (rotating who goes first) for
 several rounds, after one untimed warm-up run of each, and reports medians
@@ -39,7 +48,8 @@ BENCH_MIB (transfer size, default 1024), BENCH_ROUNDS (rounds of every
 part but the library's; default 5 for the transfer, 3 for echo and relay),
 BENCH_ECHO_SECONDS (per echo run, default 4), BENCH_WRK_SECONDS (per wrk
 run, default 5), BENCH_ONLY (any of: lib transfer echo relay; default all),
-BENCH_WATCHDOG (seconds for the whole run, default 1500).
+BENCH_WATCHDOG (seconds for the whole run, default 1500), BENCH_REACH_ROUNDS
+(connects per contender in part 5, default 7).
 """
 
 import http.client
@@ -55,7 +65,7 @@ import tempfile
 import time
 
 HOST = "127.0.0.1"
-PARTS = ("lib", "transfer", "echo", "relay")
+PARTS = ("lib", "transfer", "echo", "relay", "reach")
 # wrk's load, fixed by the issue so that every path sees the same clients.
 WRK_CLIENTS, WRK_THREADS = 16, 2
 # The small static file nginx serves: one page, as small sites serve them.
@@ -1086,6 +1096,47 @@ backend target
                        figures, per_round)
         self.drop_source()
 
+    # ------------------------------------------------------------ part 5
+
+    def part_reach(self):
+        say("== reach: connect to a name with a dead IPv6 and a live IPv4 address")
+        he = os.path.join(self.build, "bench-peers", "he_connect")
+        if not os.path.exists(he):
+            say(f"   skipped: {he} is not built (make bench builds it)")
+            return
+        for tool in ("unshare", "ip", "nft", "mount"):
+            if not which(tool):
+                say(f"   skipped: {tool} is not installed")
+                return
+        if os.geteuid() != 0:
+            say("   skipped: needs root (unshare --net --mount)")
+            return
+        rounds = env_int("BENCH_REACH_ROUNDS", 7, high=100)
+        py_ms = env_int("BENCH_REACH_PY_TIMEOUT_MS", 2000, high=60000)
+        # The whole part runs in namespaces of its own: this same file,
+        # started again inside them (reach_inner), prints the results.
+        args = ["unshare", "--net", "--mount", "--propagation", "private", sys.executable,
+                os.path.abspath(__file__), "--reach-inner", he, str(rounds), str(py_ms)]
+        try:
+            out = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 timeout=60 + rounds * (py_ms / 1000.0 + 12) * 3)
+        except subprocess.TimeoutExpired:
+            say("   FAILED: the reach part did not finish in time")
+            self.status = 1
+            return
+        text = out.stdout.decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith("bench: "):
+                self.machine(line)
+            else:
+                say(line)
+            if line.startswith("   sock/"):
+                self.note("reach " + line.strip())
+        if out.returncode != 0:
+            say(f"   FAILED: exit status {out.returncode}")
+            self.status = 1
+        self.flush_machine()
+
     # ------------------------------------------------------------ main
 
     def run(self):
@@ -1099,7 +1150,125 @@ backend target
         return self.status
 
 
+# ---------------------------------------------------------------- part 5, inside
+
+HE_NAME = "he.test"
+HE_V6 = "2001:db8::1"
+
+
+def _http_responder(lsock):
+    """Answer each client: an HTTP/1.0 response once a request ends (curl),
+    or nothing when the client closes first (a bare connect)."""
+    import threading
+
+    def serve(conn):
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+
+    while True:
+        try:
+            conn, _ = lsock.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def reach_inner(he, rounds, py_ms):
+    """In the namespaces unshare made: loopback up with HE_V6, /etc/hosts
+    with both addresses for HE_NAME, SYNs to HE_V6 dropped, a listener on
+    127.0.0.1; then each contender's connect times."""
+    import threading
+    def sh(*args):
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sh("mount", "--make-rprivate", "/")
+    sh("ip", "link", "set", "lo", "up")
+    sh("ip", "-6", "addr", "add", HE_V6 + "/128", "dev", "lo", "nodad")
+    tmp = tempfile.mkdtemp(prefix="sock-reach.")
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write(f"127.0.0.1 localhost\n{HE_V6} {HE_NAME}\n127.0.0.1 {HE_NAME}\n")
+    try:
+        sh("mount", "--bind", hosts, "/etc/hosts")
+        rules = os.path.join(tmp, "rules.nft")
+        with open(rules, "w") as f:
+            f.write("table inet reach {\n chain input {\n  type filter hook input priority 0;\n"
+                    f"  ip6 daddr {HE_V6} tcp flags syn drop\n }}\n}}\n")
+        sh("nft", "-f", rules)
+        order = [a[4][0] for a in socket.getaddrinfo(HE_NAME, 80, type=socket.SOCK_STREAM)]
+        say(f"   {HE_NAME} resolves to {', '.join(order)} (in this order); SYNs to {HE_V6} dropped")
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(64)
+        port = lsock.getsockname()[1]
+        threading.Thread(target=_http_responder, args=(lsock,), daemon=True).start()
+
+        times = {"sock": [], "curl": [], "python": []}
+        status = 0
+        r = subprocess.run([he, HE_NAME, str(port), str(rounds)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=rounds * 12)
+        if r.returncode != 0:
+            say(f"   he_connect failed: {r.stderr.decode(errors='replace').strip()}")
+            status = 1
+        for line in r.stdout.decode().splitlines():
+            times["sock"].append(float(line.split()[0]))
+        if which("curl"):
+            for _ in range(rounds):
+                c = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "10", "-w",
+                                    "%{time_connect}", f"http://{HE_NAME}:{port}/"],
+                                   stdout=subprocess.PIPE, timeout=15)
+                if c.returncode == 0:
+                    times["curl"].append(float(c.stdout.decode()) * 1000.0)
+        else:
+            say("   curl: not installed, skipped")
+        script = ("import socket, sys, time\n"
+                  "for _ in range(int(sys.argv[3])):\n"
+                  "    t0 = time.monotonic()\n"
+                  "    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), "
+                  "timeout=float(sys.argv[4]))\n"
+                  "    print('%.3f' % ((time.monotonic() - t0) * 1000.0), flush=True)\n"
+                  "    s.close()\n")
+        p = subprocess.run([sys.executable, "-c", script, HE_NAME, str(port), str(rounds),
+                            str(py_ms / 1000.0)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=rounds * (py_ms / 1000.0 * 2 + 5))
+        times["python"] = [float(x) for x in p.stdout.decode().split()]
+        say()
+        say(f"   contender  connect ms (median of {rounds}, name resolution included)")
+        med = {}
+        for name in ("sock", "curl", "python"):
+            if not times[name]:
+                say(f"   {name:<10} {'no result':>8}")
+                continue
+            med[name] = median(times[name])
+            label = f" (timeout {py_ms} ms per address)" if name == "python" else ""
+            say(f"   {name:<10} {med[name]:8.1f}  range {min(times[name]):.1f}..{max(times[name]):.1f}{label}")
+            say(f"bench: reach contender={name} rounds={len(times[name])} median_ms={med[name]:.1f}")
+        say()
+        for other in ("curl", "python"):
+            if "sock" in med and other in med:
+                q = med["sock"] / med[other]
+                say(f"   sock/{other} = {q:.3f} (time: lower is faster, no target)")
+                say(f"bench: reach-ratio sock/{other}={q:.3f}")
+        lsock.close()
+        return status
+    finally:
+        subprocess.run(["umount", "/etc/hosts"], stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == "--reach-inner":
+        return reach_inner(argv[2], int(argv[3]), int(argv[4]))
     if len(argv) != 2 or argv[1].startswith("-"):
         print("usage: scripts/run-bench BUILD_DIR", file=sys.stderr)
         return 2

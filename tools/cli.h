@@ -34,6 +34,7 @@ struct cli_opts {
     int timeout_ms;  /* --timeout MS (1 to CLI_TIMEOUT_MAX), -1 when not given */
     int family;      /* AF_UNSPEC, or AF_INET (-4) / AF_INET6 (-6) */
     int progress;    /* --progress: 1 on, 0 off, -1 auto (see main.c) */
+    int numeric;     /* -n: numeric hosts and ports only, no name service at all */
 };
 
 /* ------------------------------------------------------------------------
@@ -56,7 +57,7 @@ struct cli_command_line {
 /* Split a whole command line (argv[0] the program) into the global options
  * and the command's words.  The global options may come before COMMAND,
  * or after it as words of their own (--trace, --timeout MS,
- * --timeout=MS, -4, -6, --progress, --no-progress), up to a "--" word,
+ * --timeout=MS, -4, -6, -n, --progress, --no-progress), up to a "--" word,
  * which ends them (and is passed on).  After COMMAND only the exact words
  * count, so a command's own option that starts the same way is never
  * taken.  words must have room for argc + 1 pointers; it receives the
@@ -72,25 +73,40 @@ int tool_parse_globals(int argc, char **argv, char **words, struct cli_command_l
 #define CLI_HOST_MAX 256
 #define CLI_PORT_MAX 64
 
-/* connect HOST PORT | HOST:PORT */
+/* The longest path of a Unix socket (-U): sun_path less its NUL, the
+ * library's limit too; an abstract "@name" counts its '@'. */
+#define CLI_UNIX_PATH_MAX 107
+
+/* connect [-v] [-s ADDR] [-p PORT] [--exec CMD] HOST PORT | HOST:PORT
+ * connect [-v] [--exec CMD] -U PATH
+ * With -U, host is "unix:PATH" and port is "". */
 struct connect_args {
     int help;
+    int verbose;       /* -v: "connected to ADDR from ADDR" on stderr */
+    int is_unix;       /* -U */
+    const char *exec;  /* --exec CMD (points into argv), or NULL */
     char host[CLI_HOST_MAX], port[CLI_PORT_MAX];
+    char src_host[CLI_HOST_MAX];  /* -s, "" when not given */
+    char src_port[CLI_PORT_MAX];  /* -p, "" when not given */
 };
 int cli_parse_connect(const struct cli_opts *o, int argc, char **argv, struct connect_args *a);
 
-/* listen [-k] [HOST] PORT */
+/* listen [-k] [-v] [--exec CMD] [HOST] PORT | -U PATH */
 struct listen_args {
     int help;
-    int keep;  /* -k */
+    int keep;          /* -k */
+    int verbose;       /* -v: "connection from ADDR" per client on stderr */
+    int is_unix;       /* -U: host is "unix:PATH", port "" */
+    const char *exec;  /* --exec CMD (points into argv), or NULL */
     char host[CLI_HOST_MAX], port[CLI_PORT_MAX];  /* host "" is every local address */
 };
 int cli_parse_listen(const struct cli_opts *o, int argc, char **argv, struct listen_args *a);
 
-/* echo [--idle-timeout MS] [--backlog N] [-v] [HOST] PORT; --timeout is a
- * usage error here (it names --idle-timeout). */
+/* echo [--idle-timeout MS] [--backlog N] [-v] [HOST] PORT | -U PATH;
+ * --timeout is a usage error here (it names --idle-timeout). */
 struct echo_args {
     int help;
+    int is_unix;   /* -U: host is "unix:PATH", port "" */
     int idle_ms;   /* --idle-timeout, -1 never */
     int backlog;   /* --backlog, -1 the system's maximum */
     int verbose;   /* -v */

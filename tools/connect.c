@@ -1,47 +1,140 @@
 /*
  * connect.c - `sock connect HOST PORT`: stdin to the socket, the socket to
- * stdout, like nc; end of stdin half-closes.
+ * stdout, like nc; end of stdin half-closes.  -U for a Unix socket, -s/-p
+ * for the source address, --exec to hand the connection to a command.
  */
 #include "cli.h"
+#include "exec.h"
 #include "pump.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sock [global options] connect HOST PORT\n"
-            "       sock [global options] connect HOST:PORT\n"
+            "usage: sock [global options] connect [-v] [-s ADDR] [-p PORT] [--exec CMD] HOST PORT\n"
+            "       sock [global options] connect [-v] [-s ADDR] [-p PORT] [--exec CMD] HOST:PORT\n"
+            "       sock [global options] connect [-v] [--exec CMD] -U PATH\n"
             "\n"
-            "Connect to HOST PORT (every address of HOST is tried in order), copy standard\n"
-            "input to the connection and the connection to standard output.  End of input\n"
-            "half-closes the connection (shutdown write); the reply is still printed until\n"
-            "the peer closes.  IPv6 literals: ::1 8080, or [::1]:8080.  PORT is never\n"
-            "empty.  --timeout MS bounds the connect and ends the connection after MS\n"
-            "without data in either direction (status 1).  When the reader of standard\n"
-            "output goes away (sock connect ... | head), sock ends quietly with status 0.\n"
+            "Connect to HOST PORT (the addresses of HOST raced as RFC 8305's Happy Eyeballs\n"
+            "does: IPv6 first, the next one 250 ms later), copy standard input to the\n"
+            "connection and the connection to standard output.  End of input half-closes\n"
+            "the connection (shutdown write); the reply is still printed until the peer\n"
+            "closes.  IPv6 literals: ::1 8080, or [::1]:8080.  PORT is never empty.\n"
+            "--timeout MS bounds the connect (name resolution included) and ends the\n"
+            "connection after MS without data in either direction (status 1).  When the\n"
+            "reader of standard output goes away (sock connect ... | head), sock ends\n"
+            "quietly with status 0.\n"
             "\n"
-            "Exit status: 0 on a clean end, 1 on a network error, 2 on a usage error.\n");
+            "  -U PATH          a Unix stream socket at PATH instead (@NAME: Linux's\n"
+            "                   abstract namespace, no file), as nc -U\n"
+            "  -s ADDR          bind to the local address ADDR before connecting (its\n"
+            "                   family is then the only one tried)\n"
+            "  -p PORT          bind to the local port PORT before connecting (with -s, or\n"
+            "                   on every address of the target's family)\n"
+            "  -v, --verbose    'connected to ADDR from ADDR' on standard error\n"
+            "  --exec CMD       run CMD (through /bin/sh -c) with the connection as its\n"
+            "                   standard input and output instead of copying; its standard\n"
+            "                   error is sock's; sock waits for it and exits with its status\n"
+            "                   (128+N when signal N ended it; 127: not found)\n"
+            "\n"
+            "Exit status: 0 on a clean end, 1 on a network error, 2 on a usage error; with\n"
+            "--exec, once connected, the command's.\n");
+}
+
+/* The options that only make sense together, and -n's rule. */
+static int check_combination(const struct cli_opts *o, const struct connect_args *a)
+{
+    if (a->is_unix && (a->src_host[0] || a->src_port[0])) {
+        tool_err("connect", "-s and -p bind an IP address: they do not go with -U");
+        return EXIT_USAGE;
+    }
+    int rc = a->is_unix ? 0 : tool_check_numeric("connect", o, "HOST", a->host, a->port);
+    if (rc == 0)
+        rc = tool_check_numeric("connect", o, "-s", a->src_host, a->src_port);
+    return rc;
 }
 
 int cli_parse_connect(const struct cli_opts *o, int argc, char **argv, struct connect_args *a)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    (void)o;
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"exec", required_argument, NULL, 'e'},
+                                         {NULL, 0, NULL, 0}};
     *a = (struct connect_args){.help = 0};
-    int ch;
+    const char *unix_path = NULL;
+    int ch, rc;
     optind = 0;
-    while ((ch = tool_getopt("connect", argc, argv, "h", opts)) != -1) {
-        if (ch != 'h')
+    while ((ch = tool_getopt("connect", argc, argv, "hvs:p:U:", opts)) != -1) {
+        switch (ch) {
+        case 'h':
+            a->help = 1;
+            return 0;
+        case 'v':
+            a->verbose = 1;
+            break;
+        case 'e':
+            if (!*optarg) {
+                tool_err("connect", "--exec needs a command (it is empty)");
+                return EXIT_USAGE;
+            }
+            a->exec = optarg;
+            break;
+        case 's':
+            if ((rc = tool_parse_host("connect", "-s", optarg, a->src_host, sizeof a->src_host)))
+                return rc;
+            break;
+        case 'p':
+            if ((rc = tool_parse_port("connect", "-p", optarg, a->src_port, sizeof a->src_port)))
+                return rc;
+            break;
+        case 'U':
+            unix_path = optarg;
+            break;
+        default:
             return EXIT_USAGE;
-        a->help = 1;
-        return 0;
+        }
     }
-    return tool_host_port("connect", argc - optind, argv + optind, 1, a->host, sizeof a->host,
-                          a->port, sizeof a->port);
+    if (unix_path) {
+        if (optind < argc) {
+            tool_err("connect", "unexpected argument %s: -U PATH takes no HOST or PORT",
+                     tool_quote(argv[optind]));
+            return EXIT_USAGE;
+        }
+        a->is_unix = 1;
+        rc = tool_unix_host("connect", o, unix_path, a->host, sizeof a->host);
+    } else {
+        rc = tool_host_port("connect", argc - optind, argv + optind, 1, a->host, sizeof a->host,
+                            a->port, sizeof a->port);
+    }
+    return rc ? rc : check_combination(o, a);
+}
+
+/* -s/-p: bind before connect, the seed's second path.  Without -s the
+ * wildcard of the target's family is bound: the library keeps a bound
+ * socket's family, so a dual-stack "::" could not reach an IPv4 target. */
+static int bind_source(sock_t *s, const struct connect_args *a)
+{
+    const char *host = a->src_host;
+    if (!*host) {
+        sock_addr_t first;
+        int n = sock_resolve(s, a->host, a->port, 0, &first, 1);
+        if (n < 0) {
+            tool_err("connect", "%s", sock_error(s));
+            return tool_status(n);
+        }
+        host = first.family == AF_INET6 ? "::" : "0.0.0.0";
+    }
+    int code = sock_bind(s, host, a->src_port[0] ? a->src_port : "0");
+    if (code < 0) {
+        tool_err("connect", "-s/-p: %s", sock_error(s));
+        return tool_status(code);
+    }
+    return 0;
 }
 
 int cmd_connect(const struct cli_opts *o, int argc, char **argv)
@@ -56,11 +149,29 @@ int cmd_connect(const struct cli_opts *o, int argc, char **argv)
     sock_t s;
     if ((rc = tool_prepare("connect", o, &s)) != 0)
         return rc;
+    if ((a.src_host[0] || a.src_port[0]) && (rc = bind_source(&s, &a)) != 0) {
+        sock_close(&s);
+        return rc;
+    }
     int code = sock_connect(&s, a.host, a.port);
     if (code < 0) {
         tool_err("connect", "%s", sock_error(&s));
         sock_close(&s);
         return tool_status(code);
+    }
+    char peer[SOCK_ADDRSTRLEN] = "?", local[SOCK_ADDRSTRLEN] = "?";
+    sock_peer_addr(&s, peer, sizeof peer);
+    if (a.verbose) {
+        sock_local_addr(&s, local, sizeof local);
+        tool_line_end();
+        fprintf(stderr, "connected to %s from %s\n", peer, local);
+        fflush(stderr);
+    }
+    if (a.exec) {
+        pid_t pid = exec_start("connect", a.exec, &s);
+        /* The command holds the connection now; our copy goes. */
+        sock_close(&s);
+        return pid < 0 ? EXIT_NET : exec_wait("connect", a.exec, pid, peer, a.verbose);
     }
     struct pump_opts po = {.cmd = "connect", .idle_ms = o->timeout_ms, .progress = o->progress,
                            .trace = o->trace};

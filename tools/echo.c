@@ -514,6 +514,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sock [global options] echo [OPTIONS] [HOST] PORT\n"
+            "       sock [global options] echo [OPTIONS] -U PATH\n"
             "\n"
             "Serve many clients at once, sending back every byte each one sends, from one\n"
             "event loop (the library's poller).  Listens on HOST PORT (every local address,\n"
@@ -531,6 +532,8 @@ static void usage(FILE *f)
             "  --backlog N        the listen queue, 1 to 65535 connections (default: the\n"
             "                     system's maximum; the system caps it at somaxconn)\n"
             "  -v, --verbose      one line per client connected and closed\n"
+            "  -U PATH            serve a Unix stream socket at PATH instead (@NAME: Linux's\n"
+            "                     abstract namespace), as 'sock listen -U'\n"
             "\n"
             "Memory stays small and bounded: an idle client costs under 128 bytes of the\n"
             "server's memory (besides the kernel's socket buffers), and a client that sends\n"
@@ -551,10 +554,14 @@ int cli_parse_echo(const struct cli_opts *o, int argc, char **argv, struct echo_
                                          {NULL, 0, NULL, 0}};
     *a = (struct echo_args){.idle_ms = -1, .backlog = -1};
     long v;
-    int ch;
+    int ch, rc;
+    const char *unix_path = NULL;
     optind = 0;
-    while ((ch = tool_getopt("echo", argc, argv, "vh", opts)) != -1) {
+    while ((ch = tool_getopt("echo", argc, argv, "vU:h", opts)) != -1) {
         switch (ch) {
+        case 'U':
+            unix_path = optarg;
+            break;
         case 'i':
             if (tool_parse_number("echo", "--idle-timeout", optarg, 1, CLI_TIMEOUT_MAX,
                                   "milliseconds", &v))
@@ -583,8 +590,18 @@ int cli_parse_echo(const struct cli_opts *o, int argc, char **argv, struct echo_
                          "clients");
         return EXIT_USAGE;
     }
-    return tool_host_port("echo", argc - optind, argv + optind, 0, a->host, sizeof a->host,
-                          a->port, sizeof a->port);
+    if (unix_path) {
+        if (optind < argc) {
+            tool_err("echo", "unexpected argument %s: -U PATH takes no HOST or PORT",
+                     tool_quote(argv[optind]));
+            return EXIT_USAGE;
+        }
+        a->is_unix = 1;
+        return tool_unix_host("echo", o, unix_path, a->host, sizeof a->host);
+    }
+    rc = tool_host_port("echo", argc - optind, argv + optind, 0, a->host, sizeof a->host,
+                        a->port, sizeof a->port);
+    return rc ? rc : tool_check_numeric("echo", o, "HOST", a->host, a->port);
 }
 
 /* Thousands of clients need thousands of descriptors: take what the hard

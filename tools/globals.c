@@ -35,6 +35,9 @@ static int apply(struct cli_command_line *cl, int ch, const char *value)
     case '6':
         cl->opts.family = AF_INET6;
         return 0;
+    case 'n':
+        cl->opts.numeric = 1;
+        return 0;
     case 'p':
         cl->opts.progress = 1;
         return 0;
@@ -59,8 +62,9 @@ static int global_word(const char *w, const char **value)
     static const struct {
         const char *word;
         int ch;
-    } words[] = {{"--trace", 't'},    {"--timeout", 'T'},       {"-4", '4'},
-                 {"-6", '6'},         {"--progress", 'p'},      {"--no-progress", 'P'}};
+    } words[] = {{"--trace", 't'},    {"--timeout", 'T'},  {"-4", '4'},
+                 {"-6", '6'},         {"-n", 'n'},         {"--progress", 'p'},
+                 {"--no-progress", 'P'}};
     *value = NULL;
     if (strncmp(w, "--timeout=", 10) == 0) {
         *value = w + 10;
@@ -106,7 +110,7 @@ static int hoist(int argc, char **argv, int first, char **words, struct cli_comm
 int tool_parse_globals(int argc, char **argv, char **words, struct cli_command_line *cl)
 {
     *cl = (struct cli_command_line){
-        .opts = {.trace = 0, .timeout_ms = -1, .family = AF_UNSPEC, .progress = -1},
+        .opts = {.trace = 0, .timeout_ms = -1, .family = AF_UNSPEC, .progress = -1, .numeric = 0},
         .action = CLI_RUN,
         .argc = 0,
         .argv = words,
@@ -114,7 +118,7 @@ int tool_parse_globals(int argc, char **argv, char **words, struct cli_command_l
     words[0] = NULL;
     int ch, rc;
     optind = 0;
-    while ((ch = tool_getopt(NULL, argc, argv, "46hV", global_opts)) != -1)
+    while ((ch = tool_getopt(NULL, argc, argv, "46nhV", global_opts)) != -1)
         if ((rc = apply(cl, ch, optarg)) != 0)
             return rc;
     if (cl->action != CLI_RUN)

@@ -51,6 +51,8 @@ static void usage(FILE *f)
             "                   for ever) and ends a client idle for MS; echo and resolve\n"
             "                   take none (echo: --idle-timeout)\n"
             "  -4, -6           IPv4 only, IPv6 only\n"
+            "  -n               numeric hosts and ports only: no name service at all (not\n"
+            "                   even /etc/hosts); a name is a usage error, as with nc -n\n"
             "  --progress       bytes and rate on stderr, on a line of their own (default:\n"
             "                   on when stderr is a terminal and stdin and stdout are not)\n"
             "  --no-progress    never print progress\n"

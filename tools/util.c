@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -184,7 +185,7 @@ static void bad_short(const char *cmd, const char *word, int ch, int letter)
         snprintf(in, sizeof in, " in %s", tool_quote(word));
     if (ch == ':')
         tool_err(cmd, "option '-%c'%s needs a value (%s)", letter, in, hint(cmd));
-    else if (letter == '4' || letter == '6')
+    else if (letter == '4' || letter == '6' || letter == 'n')
         tool_err(cmd, "option '-%c'%s: a global option is a word of its own ('-%c')", letter,
                  in, letter);
     else if (letter > 0x20 && letter < 0x7f)
@@ -351,12 +352,115 @@ int tool_check_service(const char *cmd, const char *port)
     return EXIT_USAGE;
 }
 
+int tool_parse_port(const char *cmd, const char *name, const char *text, char *buf, size_t len)
+{
+    if (!valid_port(text)) {
+        tool_err(cmd, "%s %s: a port number from 0 to 65535 or a service name", name,
+                 tool_quote(text));
+        return EXIT_USAGE;
+    }
+    return copy_part(cmd, name, text, buf, len);
+}
+
+int tool_parse_host(const char *cmd, const char *name, const char *text, char *buf, size_t len)
+{
+    size_t n = strlen(text);
+    if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
+        text++;
+        n -= 2;
+    }
+    if (n == 0) {
+        tool_err(cmd, "%s needs an address (it is empty)", name);
+        return EXIT_USAGE;
+    }
+    if (strncmp(text, "unix:", 5) == 0 || memchr(text, '[', n) || memchr(text, ']', n)) {
+        tool_err(cmd, "%s %s: an IP address or a host name (e.g. 127.0.0.1, ::1)", name,
+                 tool_quote(text));
+        return EXIT_USAGE;
+    }
+    if (n >= len) {
+        tool_err(cmd, "%s %s is too long (%zu characters at most)", name, tool_quote(text),
+                 len - 1);
+        return EXIT_USAGE;
+    }
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    return 0;
+}
+
+int tool_unix_host(const char *cmd, const struct cli_opts *o, const char *path, char *host,
+                   size_t hostlen)
+{
+    size_t n = strlen(path);
+    if (n == 0 || strcmp(path, "@") == 0) {
+        tool_err(cmd, "-U needs a PATH (a file, or @NAME for the abstract namespace)");
+        return EXIT_USAGE;
+    }
+    /* The library would refuse it too; saying so here names the option. */
+    if (n > CLI_UNIX_PATH_MAX) {
+        tool_err(cmd, "-U path %s is too long: %zu bytes, a Unix socket takes %d at most",
+                 tool_quote(path), n, CLI_UNIX_PATH_MAX);
+        return EXIT_USAGE;
+    }
+    if (o->family != AF_UNSPEC) {
+        tool_err(cmd, "-U names a Unix socket: -%c does not apply to it",
+                 o->family == AF_INET ? '4' : '6');
+        return EXIT_USAGE;
+    }
+    if (strlen("unix:") + n >= hostlen) {
+        tool_err(cmd, "-U path %s is too long", tool_quote(path));
+        return EXIT_USAGE;
+    }
+    snprintf(host, hostlen, "unix:%s", path);
+    return 0;
+}
+
+/* A literal IPv4 or IPv6 address, the latter maybe with a %zone. */
+static int is_numeric_host(const char *host)
+{
+    unsigned char bin[16];
+    char v6[CLI_HOST_MAX];
+    if (inet_pton(AF_INET, host, bin) == 1)
+        return 1;
+    size_t len = strcspn(host, "%");
+    if (len >= sizeof v6)
+        return 0;
+    memcpy(v6, host, len);
+    v6[len] = '\0';
+    return inet_pton(AF_INET6, v6, bin) == 1;
+}
+
+int tool_check_numeric(const char *cmd, const struct cli_opts *o, const char *what,
+                       const char *host, const char *port)
+{
+    /* connect, listen and echo name a Unix socket with -U only, so that
+     * its path is never read as HOST PORT words. */
+    if (host && strncmp(host, "unix:", 5) == 0) {
+        tool_err(cmd, "%s %s names a Unix socket: write -U PATH", what, tool_quote(host));
+        return EXIT_USAGE;
+    }
+    if (!o->numeric)
+        return 0;
+    if (host && *host && !is_numeric_host(host)) {
+        tool_err(cmd, "-n: %s %s is not a numeric address (with -n no name is looked up)", what,
+                 tool_quote(host));
+        return EXIT_USAGE;
+    }
+    if (port && *port && !(*port >= '0' && *port <= '9')) {
+        tool_err(cmd, "-n: port %s is not a number (with -n no service name is looked up)",
+                 tool_quote(port));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- handles */
 
-static int prepare(const char *cmd, int family, int timeout_ms, sock_t *s)
+static int prepare(const char *cmd, const struct cli_opts *o, int timeout_ms, sock_t *s)
 {
     sock_init(s);
-    if ((family != AF_UNSPEC && sock_set_family(s, family) < 0) ||
+    if ((o->family != AF_UNSPEC && sock_set_family(s, o->family) < 0) ||
+        (o->numeric && sock_set_numeric_only(s, 1) < 0) ||
         (timeout_ms >= 0 && sock_set_timeout(s, timeout_ms) < 0)) {
         tool_err(cmd, "%s", sock_error(s));
         sock_close(s);
@@ -367,13 +471,13 @@ static int prepare(const char *cmd, int family, int timeout_ms, sock_t *s)
 
 int tool_prepare(const char *cmd, const struct cli_opts *o, sock_t *s)
 {
-    return prepare(cmd, o->family, o->timeout_ms, s);
+    return prepare(cmd, o, o->timeout_ms, s);
 }
 
 int tool_listen(const char *cmd, const struct cli_opts *o, const char *host, const char *port,
                 int backlog, int bound_accept, sock_t *acep)
 {
-    int rc = prepare(cmd, o->family, bound_accept ? o->timeout_ms : -1, acep);
+    int rc = prepare(cmd, o, bound_accept ? o->timeout_ms : -1, acep);
     if (rc)
         return rc;
     int code = sock_bind(acep, host[0] ? host : NULL, port);

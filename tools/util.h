@@ -70,7 +70,32 @@ int tool_host_port(const char *cmd, int argc, char **argv, int need_host, char *
  * arrives.  Returns 0, or EXIT_USAGE after printing what was wrong. */
 int tool_check_service(const char *cmd, const char *port);
 
-/* Apply the global options (--timeout, -4/-6) to a new handle. */
+/* A port option's value (connect -p): a number 0 to 65535 or a service
+ * name, by the rules of tool_host_port(), copied into buf.  Returns 0, or
+ * EXIT_USAGE after one line naming the option. */
+int tool_parse_port(const char *cmd, const char *name, const char *text, char *buf, size_t len);
+
+/* An address option's value (connect -s): a name or an IP address, an
+ * IPv6 one maybe in brackets (removed), never empty and never a Unix
+ * socket's name.  Returns 0 with it in buf, or EXIT_USAGE after one line. */
+int tool_parse_host(const char *cmd, const char *name, const char *text, char *buf, size_t len);
+
+/* -U PATH: host becomes "unix:PATH" (the library's name of a Unix socket;
+ * "@name" is the abstract namespace).  PATH must be non-empty, at most
+ * CLI_UNIX_PATH_MAX bytes (never cut short), and with -4/-6 it makes no
+ * sense.  Returns 0, or EXIT_USAGE after one line saying what was wrong. */
+int tool_unix_host(const char *cmd, const struct cli_opts *o, const char *path, char *host,
+                   size_t hostlen);
+
+/* The HOST and PORT given as words (not by -U): host is never a Unix
+ * socket's "unix:" name (-U is the way to one), and with -n (o->numeric)
+ * host must be a numeric address (or "") and port a number.  what names
+ * the value ("HOST", "-s").  No lookup is made to decide.  Returns 0, or
+ * EXIT_USAGE after one line (naming -n for -n's rule). */
+int tool_check_numeric(const char *cmd, const struct cli_opts *o, const char *what,
+                       const char *host, const char *port);
+
+/* Apply the global options (--timeout, -4/-6, -n) to a new handle. */
 int tool_prepare(const char *cmd, const struct cli_opts *o, sock_t *s);
 
 /* The listener of listen, echo and relay: a new handle with -4/-6 applied

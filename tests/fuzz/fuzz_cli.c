@@ -30,6 +30,7 @@
 #include "demo/demo.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@
 enum { MAX_WORDS = 64 };
 
 static const struct cli_opts default_opts = {
-    .trace = 0, .timeout_ms = -1, .family = AF_UNSPEC, .progress = -1};
+    .trace = 0, .timeout_ms = -1, .family = AF_UNSPEC, .progress = -1, .numeric = 0};
 
 /* What one parse printed on stderr. */
 struct said {
@@ -92,6 +93,51 @@ static void check_string(const char *what, const char *buf, size_t len, int none
     fuzz_check(!nonempty || buf[0] != '\0', "%s: empty", what);
 }
 
+/* -U: the host is "unix:" and a non-empty path that fits sun_path, the
+ * port empty, and no -4/-6; without -U no host is a Unix one. */
+static void check_unix(const struct cli_opts *o, const char *what, int is_unix, const char *host,
+                       const char *port)
+{
+    if (!is_unix) {
+        fuzz_check(strncmp(host, "unix:", 5) != 0, "%s: host '%s' without -U", what, host);
+        return;
+    }
+    size_t n = strlen(host);
+    fuzz_check(strncmp(host, "unix:", 5) == 0 && n > 5 && n - 5 <= CLI_UNIX_PATH_MAX &&
+                   strcmp(host, "unix:@") != 0,
+               "%s -U: host '%s'", what, host);
+    fuzz_check(port[0] == '\0', "%s -U: port '%s'", what, port);
+    fuzz_check(o->family == AF_UNSPEC, "%s -U accepted with family %d", what, o->family);
+}
+
+/* With -n, what was accepted needs no name service: a literal address (or
+ * none, or a Unix name) and a port number. */
+static void check_numeric(const struct cli_opts *o, const char *what, const char *host,
+                          const char *port)
+{
+    if (!o->numeric)
+        return;
+    unsigned char bin[16];
+    char v6[CLI_HOST_MAX];
+    snprintf(v6, sizeof v6, "%.*s", (int)strcspn(host, "%"), host);
+    fuzz_check(!host[0] || strncmp(host, "unix:", 5) == 0 || inet_pton(AF_INET, host, bin) == 1 ||
+                   inet_pton(AF_INET6, v6, bin) == 1,
+               "%s -n: host '%s' accepted", what, host);
+    fuzz_check(!port[0] || (port[0] >= '0' && port[0] <= '9'), "%s -n: port '%s' accepted",
+               what, port);
+}
+
+/* A string the parser keeps a pointer to: one of argv's words, whole. */
+static void check_in_argv(const char *what, const char *p, int argc, char **argv)
+{
+    if (!p)
+        return;
+    int found = 0;
+    for (int i = 0; i < argc; i++)
+        found |= p >= argv[i] && p <= argv[i] + strlen(argv[i]);
+    fuzz_check(found && *p, "%s does not point into argv (or is empty)", what);
+}
+
 /* One parse of argv by the parser of cmd (or the globals when cmd is
  * NULL), its fields reduced to text so that two calls can be compared. */
 static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char **argv,
@@ -105,38 +151,56 @@ static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char 
         capture_end(saved);
         if (rc == 0 && !a.help) {
             check_string("connect host", a.host, sizeof a.host, 1);
-            check_string("connect port", a.port, sizeof a.port, 1);
+            /* -U: "unix:PATH" and no port; otherwise a port always. */
+            check_string("connect port", a.port, sizeof a.port, !a.is_unix);
+            check_string("connect -s", a.src_host, sizeof a.src_host, 0);
+            check_string("connect -p", a.src_port, sizeof a.src_port, 0);
+            check_unix(o, "connect", a.is_unix, a.host, a.port);
+            fuzz_check(!a.is_unix || (!a.src_host[0] && !a.src_port[0]),
+                       "connect -U with -s/-p accepted");
+            check_numeric(o, "connect", a.host, a.port);
+            check_numeric(o, "connect -s", a.src_host, a.src_port);
+            check_in_argv("connect --exec", a.exec, argc, argv);
         }
         if (rc == 0)
-            snprintf(fields, flen, "%d|%s|%s", a.help, a.help ? "" : a.host,
-                     a.help ? "" : a.port);
+            snprintf(fields, flen, "%d|%d|%d|%s|%s|%s|%s|%s", a.help, a.help ? 0 : a.verbose,
+                     a.help ? 0 : a.is_unix, a.help || !a.exec ? "" : a.exec,
+                     a.help ? "" : a.host, a.help ? "" : a.port, a.help ? "" : a.src_host,
+                     a.help ? "" : a.src_port);
     } else if (strcmp(cmd, "listen") == 0) {
         struct listen_args a;
         rc = cli_parse_listen(o, argc, argv, &a);
         capture_end(saved);
         if (rc == 0 && !a.help) {
             check_string("listen host", a.host, sizeof a.host, 0);
-            check_string("listen port", a.port, sizeof a.port, 1);
+            check_string("listen port", a.port, sizeof a.port, !a.is_unix);
             fuzz_check(a.keep == 0 || a.keep == 1, "listen keep %d", a.keep);
+            check_unix(o, "listen", a.is_unix, a.host, a.port);
+            check_numeric(o, "listen", a.host, a.port);
+            check_in_argv("listen --exec", a.exec, argc, argv);
         }
         if (rc == 0)
-            snprintf(fields, flen, "%d|%d|%s|%s", a.help, a.help ? 0 : a.keep,
-                     a.help ? "" : a.host, a.help ? "" : a.port);
+            snprintf(fields, flen, "%d|%d|%d|%d|%s|%s|%s", a.help, a.help ? 0 : a.keep,
+                     a.help ? 0 : a.verbose, a.help ? 0 : a.is_unix,
+                     a.help || !a.exec ? "" : a.exec, a.help ? "" : a.host,
+                     a.help ? "" : a.port);
     } else if (strcmp(cmd, "echo") == 0) {
         struct echo_args a;
         rc = cli_parse_echo(o, argc, argv, &a);
         capture_end(saved);
         if (rc == 0 && !a.help) {
             check_string("echo host", a.host, sizeof a.host, 0);
-            check_string("echo port", a.port, sizeof a.port, 1);
+            check_string("echo port", a.port, sizeof a.port, !a.is_unix);
+            check_unix(o, "echo", a.is_unix, a.host, a.port);
+            check_numeric(o, "echo", a.host, a.port);
             fuzz_check(a.idle_ms == -1 || a.idle_ms > 0, "echo idle %d", a.idle_ms);
             fuzz_check(a.backlog == -1 || (a.backlog >= 1 && a.backlog <= 65535),
                        "echo backlog %d", a.backlog);
         }
         if (rc == 0)
-            snprintf(fields, flen, "%d|%d|%d|%d|%s|%s", a.help, a.help ? 0 : a.idle_ms,
-                     a.help ? 0 : a.backlog, a.help ? 0 : a.verbose, a.help ? "" : a.host,
-                     a.help ? "" : a.port);
+            snprintf(fields, flen, "%d|%d|%d|%d|%d|%s|%s", a.help, a.help ? 0 : a.idle_ms,
+                     a.help ? 0 : a.backlog, a.help ? 0 : a.verbose, a.help ? 0 : a.is_unix,
+                     a.help ? "" : a.host, a.help ? "" : a.port);
     } else if (strcmp(cmd, "relay") == 0) {
         struct relay_args a;
         rc = cli_parse_relay(o, argc, argv, &a);
@@ -253,6 +317,7 @@ static void check_globals(int argc, char **argv)
         fuzz_check(o->family == AF_UNSPEC || o->family == AF_INET || o->family == AF_INET6,
                    "family %d", o->family);
         fuzz_check(o->progress >= -1 && o->progress <= 1, "progress %d", o->progress);
+        fuzz_check(o->numeric == 0 || o->numeric == 1, "numeric %d", o->numeric);
         fuzz_check(cl.action == CLI_RUN || cl.action == CLI_HELP || cl.action == CLI_VERSION,
                    "action %d", cl.action);
         if (cl.action == CLI_RUN) {

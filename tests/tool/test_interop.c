@@ -1,7 +1,8 @@
 /*
  * test_interop.c - `sock connect` and `sock listen` against real peers:
  * OpenBSD nc, socat and Python's socket module in both roles, and curl
- * fetching one HTTP/1.0 response from `sock listen`, over 127.0.0.1 and ::1.
+ * fetching one HTTP/1.0 response from `sock listen`, over 127.0.0.1 and ::1;
+ * and nc -U and socat's UNIX-* addresses over a Unix socket file.
  *
  * Each nc/socat/python case moves 64 MiB of seeded pseudo-random data each
  * way through one connection, and compares the SHA-256 of what was sent
@@ -757,6 +758,136 @@ static void http_get(const char *host)
     cr_log_info("interop curl, sock listens, %s: total %lld ms", host, now_ms() - t0);
 }
 
+/* ---------------------------------------------------------------- Unix sockets */
+
+/* 1 if a stream socket listens at path, as /proc/net/unix shows it
+ * (flag __SO_ACCEPTCON, 0x10000): a peer's bind() makes the file before its
+ * listen(), and a probe connect would be a peer's only client. */
+static int unix_listening(const char *path)
+{
+    FILE *f = fopen("/proc/net/unix", "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long flags;
+        char name[256];
+        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %255s", &flags, name) == 2)
+            found = (flags & 0x10000) && strcmp(name, path) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+static int wait_unix_listening(const char *path, const proc_t *alive)
+{
+    long long end = now_ms() + WAIT_MS;
+    while (now_ms() < end) {
+        if (unix_listening(path))
+            return 1;
+        if (has_exited(alive))
+            return 0;
+        sleep_ms(2);
+    }
+    return 0;
+}
+
+/* Wait until the file at path has len bytes (a replier's standard output
+ * holding all the first closer's data). */
+static int wait_file_size(const char *path, unsigned long long len, const proc_t *alive)
+{
+    long long end = now_ms() + WAIT_MS;
+    while (now_ms() < end) {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && (unsigned long long)sb.st_size >= len)
+            return 1;
+        if (has_exited(alive))
+            return stat(path, &sb) == 0 && (unsigned long long)sb.st_size >= len;
+        sleep_ms(5);
+    }
+    return 0;
+}
+
+/* interop() over a Unix socket file in the test's directory: `sock
+ * connect -U` / `sock listen -U` against `nc -U` and socat's UNIX-LISTEN /
+ * UNIX-CONNECT.  The order is interop()'s, but a Unix socket has no
+ * CLOSE_WAIT to watch: the reply is given once the replier's standard
+ * output holds all of the first closer's 64 MiB. */
+static void interop_unix(enum peer peer, enum role role)
+{
+    long long t0 = now_ms();
+    require_peer(peer);
+    int sock_first = (role == SOCK_CONNECTS) != (peer == NC);
+    const char *peer_name = peer_names[peer];
+    char to_peer[128], to_sock[128], peer_got[128], sock_got[128], path[128], addr[160];
+    tmp_path(to_peer, sizeof to_peer, "to_peer.bin");
+    tmp_path(to_sock, sizeof to_sock, "to_sock.bin");
+    tmp_path(peer_got, sizeof peer_got, "peer_got.bin");
+    tmp_path(sock_got, sizeof sock_got, "sock_got.bin");
+    tmp_path(path, sizeof path, "u.sock");
+    write_data(to_peer, 0x736f636b2d746f70ull, DATA_SIZE);
+    write_data(to_sock, 0x706565722d746f73ull, DATA_SIZE);
+    const char *sock_in = sock_first ? to_peer : NULL;
+    const char *peer_in = sock_first ? NULL : to_sock;
+
+    if (role == SOCK_LISTENS) {
+        char *argv[] = {(char *)sock_bin(), "listen", "-U", path, NULL};
+        spawn(&run.sock, sock_in, sock_got, argv);
+        char log[1024] = "";
+        cr_assert(proc_wait_for(run.sock.err, "listening on unix:", log, sizeof log, WAIT_MS),
+                  "sock listen -U: '%s'", log);
+        if (peer == NC) {
+            char *pargv[] = {"nc", "-N", "-U", path, NULL};
+            spawn(&run.peer, peer_in, peer_got, pargv);
+        } else {
+            snprintf(addr, sizeof addr, "UNIX-CONNECT:%s", path);
+            char *pargv[] = {"socat", "-t", SOCAT_HALF_CLOSE_S, "-", addr, NULL};
+            spawn(&run.peer, peer_in, peer_got, pargv);
+        }
+    } else {
+        if (peer == NC) {
+            char *pargv[] = {"nc", "-N", "-l", "-U", path, NULL};
+            spawn(&run.peer, peer_in, peer_got, pargv);
+        } else {
+            snprintf(addr, sizeof addr, "UNIX-LISTEN:%s", path);
+            char *pargv[] = {"socat", "-t", SOCAT_HALF_CLOSE_S, addr, "-", NULL};
+            spawn(&run.peer, peer_in, peer_got, pargv);
+        }
+        cr_assert(wait_unix_listening(path, &run.peer), "%s never listened on %s", peer_name,
+                  path);
+        char *argv[] = {(char *)sock_bin(), "connect", "-U", path, NULL};
+        spawn(&run.sock, sock_in, sock_got, argv);
+    }
+    long long t1 = now_ms();
+
+    proc_t *replier = sock_first ? &run.peer : &run.sock;
+    const char *replier_name = sock_first ? peer_name : "sock";
+    const char *first_name = sock_first ? "sock" : peer_name;
+    if (!wait_file_size(sock_first ? peer_got : sock_got, DATA_SIZE, replier))
+        replier_failed(replier, replier_name, "%s's 64 MiB never all reached %s", first_name,
+                       replier_name);
+    int rc = feed_file(replier->in, sock_first ? to_sock : to_peer, now_ms() + WAIT_MS);
+    if (rc != 0)
+        replier_failed(replier, replier_name, "%s took only part of its reply: %s",
+                       replier_name, strerror(rc));
+    close(replier->in);
+    replier->in = -1;
+
+    char *sock_err, *peer_err;
+    int sock_st = finish(&run.sock, &sock_err);
+    int peer_st = finish(&run.peer, &peer_err);
+    long long t2 = now_ms();
+    cr_expect_eq(sock_st, 0, "sock exited %d: %s", sock_st, sock_err);
+    cr_expect_eq(peer_st, 0, "%s exited %d: %s", peer_name, peer_st, peer_err);
+    free(sock_err), free(peer_err);
+    expect_same_data(to_peer, peer_got, "sock to peer");
+    expect_same_data(to_sock, sock_got, "peer to sock");
+    cr_log_info("interop %s over Unix, sock %s: %s closed first; setup %lld ms, transfer %lld "
+                "ms", peer_name, role == SOCK_LISTENS ? "listens" : "connects", first_name,
+                t1 - t0, t2 - t1);
+}
+
 /* ---------------------------------------------------------------- the tests */
 
 /* 64 MiB twice, checksummed twice: a few seconds under ASan; the timeout
@@ -777,3 +908,7 @@ INTEROP_TEST(python_sock_listens_ipv4) { interop(PYTHON, SOCK_LISTENS, "127.0.0.
 INTEROP_TEST(python_sock_listens_ipv6) { interop(PYTHON, SOCK_LISTENS, "::1"); }
 INTEROP_TEST(curl_http_get_ipv4) { http_get("127.0.0.1"); }
 INTEROP_TEST(curl_http_get_ipv6) { http_get("::1"); }
+INTEROP_TEST(nc_unix_sock_connects) { interop_unix(NC, SOCK_CONNECTS); }
+INTEROP_TEST(nc_unix_sock_listens) { interop_unix(NC, SOCK_LISTENS); }
+INTEROP_TEST(socat_unix_sock_connects) { interop_unix(SOCAT, SOCK_CONNECTS); }
+INTEROP_TEST(socat_unix_sock_listens) { interop_unix(SOCAT, SOCK_LISTENS); }
