@@ -245,6 +245,12 @@ $(BUILD)/trace-programs/%: tests/trace/programs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< -pthread
 
+# A static program is built without the sanitizers (they need the dynamic
+# loader): it only has to be refused.
+$(BUILD)/trace-programs/static_hello: tests/trace/programs/static_hello.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) -O1 -static -o $@ $<
+
 $(BUILD)/trace-programs/%: tests/trace/programs/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(DEPFLAGS) -std=c++17 -Wall -Wextra -Werror -Wshadow $(CFLAGS) -o $@ $< -pthread

@@ -601,7 +601,7 @@ static void zero_result(const struct trace_render *r, const struct trace_rec *re
 
 static void render_data(struct trace_render *r, struct tsock *s, const struct trace_rec *rec)
 {
-    char text[400], res[200], pv[160];
+    char text[600], res[400], pv[160];
     struct tproc *p = proc_get(r, rec->pid);
     if (rec->ret < 0) {
         error_text(r, rec->err, res, sizeof res);

@@ -7,7 +7,9 @@
  * MODE "none" (or none given) does everything right; "big" sends a line of
  * 4 MiB (looping on partial sends); "threads" has two threads send 2 MiB
  * each, one after the other under a mutex, then the newline; "hangup"
- * closes without waiting for the answer (to kill a careless server).
+ * closes without waiting for the answer (to kill a careless server);
+ * "halfclose" sends two lines, shuts its sending side down and reads the
+ * answers until the server closes (for a server that echoes until then).
  * The mistakes, one each:
  *   partial     a 64 MiB line with one non-blocking send; the rest dropped
  *   eof-loop    keeps calling recv after it returned 0
@@ -65,6 +67,10 @@ static void *sender(void *arg)
 static void two_threads(int locked)
 {
     pthread_t t[2];
+    /* A small send buffer makes each 2 MiB send block many times, so that
+     * two unlocked senders surely overlap. */
+    int small = 16384;
+    setsockopt(cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     use_lock = locked;
     pthread_barrier_init(&start, NULL, 2);
     pthread_create(&t[0], NULL, sender, "a");
@@ -114,6 +120,9 @@ int main(int argc, char **argv)
         sendall(cli, "\n", 1);
     } else if (strcmp(mode, "threads") == 0 || strcmp(mode, "two-senders") == 0) {
         two_threads(strcmp(mode, "threads") == 0);
+    } else if (strcmp(mode, "halfclose") == 0) {
+        sendall(cli, "hello\nworld\n", 12);
+        shutdown(cli, SHUT_WR);
     } else {
         sendall(cli, "hello\n", 6);
     }

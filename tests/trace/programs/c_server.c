@@ -39,19 +39,24 @@ static int sendall(int fd, const char *buf, size_t len, int flags)
     return 0;
 }
 
-/* Read until a newline; the line (without it) into line. */
+/* Read until a newline; the start of the line (without it) into line.
+ * The protocol has one line per connection: nothing follows it. */
 static int recv_line(int fd, char *line, size_t len)
 {
     size_t used = 0;
+    char buf[65536];
     for (;;) {
-        char c;
-        ssize_t n = recv(fd, &c, 1, 0);
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n <= 0)
             return -1;
-        if (c == '\n')
+        char *nl = memchr(buf, '\n', (size_t)n);
+        size_t take = nl ? (size_t)(nl - buf) : (size_t)n;
+        if (take > len - 1 - used)
+            take = len - 1 - used;
+        memcpy(line + used, buf, take);
+        used += take;
+        if (nl)
             break;
-        if (used + 1 < len)
-            line[used++] = c;
     }
     line[used] = '\0';
     return 0;
