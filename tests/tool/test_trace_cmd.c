@@ -432,3 +432,192 @@ Test(trace, help_says_what_cannot_be_seen, .timeout = 30)
     cr_assert(strstr(out, "statically linked"), "%s", out);
     free(out);
 }
+
+/* ------------------------------------------------- real programs */
+
+/* Programs no one here wrote are traced with the plain build of the
+ * interposer: an ASan-built one brings the ASan runtime into programs not
+ * built with it (curl then deadlocks in setlocale under that runtime). */
+static void plain_interposer(void)
+{
+    const char *plain = getenv("SOCK_PLAIN_BUILD");
+    char lib[PATH_MAX];
+    if (plain && snprintf(lib, sizeof lib, "%s/libsocktrace.so", plain) < (int)sizeof lib &&
+        access(lib, R_OK) == 0) {
+        char abs[PATH_MAX];
+        if (realpath(lib, abs))
+            setenv("SOCK_TRACE_LIB", abs, 1);
+    }
+    /* And the ASan runtime of a sanitized sock is no business of theirs. */
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+}
+
+/* Wait until file holds needle (at most 10 s); returns its text. */
+static char *wait_file(const char *file, const char *needle)
+{
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(file, "r");
+        if (f) {
+            fclose(f);
+            char *t = slurp(file);
+            if (strstr(t, needle))
+                return t;
+            free(t);
+        }
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("no '%s' in %s", needle, file);
+    return NULL;
+}
+
+static int port_after(const char *text, const char *needle)
+{
+    const char *p = strstr(text, needle);
+    cr_assert(p, "no '%s' in:\n%s", needle, text);
+    return atoi(p + strlen(needle));
+}
+
+Test(trace, real_curl_and_python_http_server, .timeout = 60)
+{
+    cr_assert(have_command("curl") && have_command("python3"));
+    plain_interposer();
+    char sfile[128], cfile[128];
+    temp_path(sfile, sizeof sfile, "py");
+    temp_path(cfile, sizeof cfile, "curl");
+    proc_t py;
+    char *pargs[] = {(char *)sock_bin(), "trace", "-o", sfile, "--", "python3", "-u", "-m",
+                     "http.server", "--bind", "127.0.0.1", "0", NULL};
+    cr_assert_eq(proc_start(&py, pargs), 0);
+    char *t = wait_file(sfile, "acep.listen(");
+    int port = port_after(t, "the kernel chose port ");
+    free(t);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    char *plain[] = {"curl", "-s", url, NULL};
+    char *traced[] = {(char *)sock_bin(), "trace", "-o", cfile, "--", "curl", "-s", url, NULL};
+    char *a = NULL, *b = NULL;
+    size_t na, nb;
+    cr_assert_eq(proc_run(plain, NULL, 0, &a, &na, NULL, 20000), 0);
+    cr_assert_eq(proc_run(traced, NULL, 0, &b, &nb, NULL, 20000), 0);
+    cr_assert(na > 0 && na == nb && memcmp(a, b, na) == 0, "curl's output changed under the trace");
+    free(a);
+    free(b);
+    t = slurp(cfile);
+    cr_assert(strstr(t, "cli.connect(\"127.0.0.1\", "), "%s", t);
+    cr_assert(strstr(t, "cli.send(") && strstr(t, "\"GET / HTTP/1.1"), "%s", t);
+    free(t);
+    t = wait_file(sfile, "srv2 = acep.accept");
+    cr_assert(strstr(t, "srv = acep.accept"), "%s", t);
+    free(t);
+    proc_kill(&py);
+    unlink(sfile);
+    unlink(cfile);
+}
+
+/* A client program (nc, socat) sends "hello\n" to c_server, traced and
+ * not: the same output both ways, and its steps in the trace. */
+static void client_both_ways(char *const plain[], char *const traced[], const char *tfile)
+{
+    for (int round = 0; round < 2; round++) {
+        proc_t srv;
+        char *sargs[] = {(char *)program("c_server"), "0", "1", "none", NULL};
+        int port = start_server(&srv, NULL, sargs);
+        char ports[16];
+        snprintf(ports, sizeof ports, "%d", port);
+        /* "PORT" inside an argument becomes the server's port. */
+        char *argv[16], words[16][128];
+        char *const *src = round ? traced : plain;
+        int n = 0;
+        for (; src[n] && n < 15; n++) {
+            const char *at = strstr(src[n], "PORT");
+            if (at)
+                snprintf(words[n], sizeof words[n], "%.*s%s%s", (int)(at - src[n]), src[n],
+                         ports, at + 4);
+            else
+                snprintf(words[n], sizeof words[n], "%s", src[n]);
+            argv[n] = words[n];
+        }
+        argv[n] = NULL;
+        char *out = NULL;
+        int rc = proc_run(argv, "hello\n", 6, &out, NULL, NULL, 20000);
+        cr_assert_eq(rc, 0, "%s ended with %d", argv[0], rc);
+        cr_assert_str_eq(out, "echo: hello\n");
+        free(out);
+        cr_assert_eq(proc_wait(&srv, 10000), 0);
+    }
+    char *t = slurp(tfile);
+    unlink(tfile);
+    cr_assert(strstr(t, "cli.connect(\"127.0.0.1\", "), "%s", t);
+    cr_assert(strstr(t, "\"hello\\n\""), "%s", t);
+    cr_assert(strstr(t, "\"echo: hello\\n\""), "%s", t);
+    free(t);
+}
+
+Test(trace, real_nc_and_socat_clients, .timeout = 60)
+{
+    cr_assert(have_command("nc") && have_command("socat"));
+    plain_interposer();
+    char tfile[128];
+    temp_path(tfile, sizeof tfile, "nc");
+    char *nc[] = {"nc", "-N", "127.0.0.1", "PORT", NULL};
+    char *nct[] = {(char *)sock_bin(), "trace", "-o", tfile, "--", "nc", "-N", "127.0.0.1",
+                   "PORT", NULL};
+    client_both_ways(nc, nct, tfile);
+    char *so[] = {"socat", "-", "TCP:127.0.0.1:PORT", NULL};
+    char *sot[] = {(char *)sock_bin(), "trace", "-o", tfile, "--", "socat", "-",
+                   "TCP:127.0.0.1:PORT", NULL};
+    client_both_ways(so, sot, tfile);
+}
+
+Test(trace, real_nc_listener_and_ss_agree, .timeout = 60)
+{
+    cr_assert(have_command("nc") && have_command("ss"));
+    plain_interposer();
+    char tfile[128];
+    temp_path(tfile, sizeof tfile, "ncl");
+    proc_t nc;
+    char *args[] = {(char *)sock_bin(), "trace", "-o", tfile, "--", "nc", "-l", "127.0.0.1",
+                    "0", NULL};
+    cr_assert_eq(proc_start(&nc, args), 0);
+    char *t = wait_file(tfile, "acep.listen(");
+    int port = port_after(t, "the kernel chose port ");
+    cr_assert(strstr(t, "LISTEN  local 127.0.0.1:"), "%s", t);
+    free(t);
+    /* ss sees the same listener, in the same state, on the same port. */
+    char filter[64];
+    snprintf(filter, sizeof filter, "sport = :%d", port);
+    char *ss[] = {"ss", "-Htan", filter, NULL};
+    char *out = NULL;
+    cr_assert_eq(proc_run(ss, NULL, 0, &out, NULL, NULL, 10000), 0);
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d", port);
+    cr_assert(strstr(out, "LISTEN") && strstr(out, want), "ss says: %s", out);
+    free(out);
+
+    /* A client connects: the accepted socket's 4-tuple and state agree. */
+    proc_t cli;
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    char *cargs[] = {"nc", "127.0.0.1", ports, NULL};
+    cr_assert_eq(proc_start(&cli, cargs), 0);
+    t = wait_file(tfile, "srv = acep.accept");
+    int cport = port_after(t, "peer 127.0.0.1:");
+    cr_assert(strstr(t, "ESTABLISHED  local 127.0.0.1:"), "%s", t);
+    free(t);
+    out = NULL;
+    cr_assert_eq(proc_run(ss, NULL, 0, &out, NULL, NULL, 10000), 0);
+    char tuple[64];
+    snprintf(tuple, sizeof tuple, "127.0.0.1:%d", cport);
+    cr_assert(strstr(out, "ESTAB") && strstr(out, tuple), "ss says: %s (peer port %d)", out,
+              cport);
+    free(out);
+    cr_assert_eq(write(cli.in, "hi\n", 3), 3);
+    close(cli.in);
+    cli.in = -1;
+    char buf[64] = "";
+    cr_assert(proc_wait_for(nc.out, "hi", buf, sizeof buf, 10000), "nc -l under the trace got: %s",
+              buf);
+    proc_kill(&cli);
+    proc_kill(&nc);
+    unlink(tfile);
+}

@@ -250,7 +250,7 @@ static int high_fd(int fd)
     return hi >= 0 ? hi : fcntl(fd, F_DUPFD, 10);
 }
 
-static int read_records(int sock, pid_t pid, struct trace_render *r, int *status)
+static int read_records(int sock, pid_t pid, struct trace_render *r, FILE *out, int *status)
 {
     struct trace_rec *rec = malloc(sizeof *rec);
     if (!rec)
@@ -260,7 +260,13 @@ static int read_records(int sock, pid_t pid, struct trace_render *r, int *status
     unsigned since_check = 0;
     for (;;) {
         struct pollfd p = {.fd = sock, .events = POLLIN};
-        int n = poll(&p, 1, exited ? 50 : 100);
+        int n = poll(&p, 1, 0);
+        if (n == 0) {
+            /* Nothing waiting: the story so far goes out now, so that a
+             * reader of -o FILE follows it as it happens. */
+            fflush(out);
+            n = poll(&p, 1, exited ? 50 : 100);
+        }
         if (n < 0 && errno != EINTR)
             break;
         if (n > 0) {
@@ -360,7 +366,7 @@ static int run(const struct trace_opts *opt, FILE *out)
 
     struct trace_render *r = trace_render_new(out, opt, pid);
     int status = 0;
-    if (!r || read_records(sp[0], pid, r, &status) != 0) {
+    if (!r || read_records(sp[0], pid, r, out, &status) != 0) {
         tool_err("trace", "out of memory");
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
