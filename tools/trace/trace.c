@@ -26,11 +26,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long to keep reading after the program ended while processes it
  * left behind still hold the record socket but say nothing. */
 #define TRACE_LINGER_MS 300
+/* The pause between two batches of records (see read_records). */
+#define TRACE_BATCH_NS (2 * 1000 * 1000)
 
 static void usage(FILE *f)
 {
@@ -263,8 +266,12 @@ static int read_records(int sock, pid_t pid, struct trace_render *r, FILE *out, 
         int n = poll(&p, 1, 0);
         if (n == 0) {
             /* Nothing waiting: the story so far goes out now, so that a
-             * reader of -o FILE follows it as it happens. */
+             * reader of -o FILE follows it as it happens.  Then a pause:
+             * waking for every record would cost the traced program a
+             * context switch per call on a busy machine; records wait in
+             * the socket's buffer meanwhile. */
             fflush(out);
+            nanosleep(&(struct timespec){0, TRACE_BATCH_NS}, NULL);
             n = poll(&p, 1, exited ? 50 : 100);
         }
         if (n < 0 && errno != EINTR)
