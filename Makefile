@@ -62,6 +62,20 @@ PEER_BIN  := $(PEER_SRC:bench/peers/%.c=$(BUILD)/bench-peers/%)
 EX_SRC    := $(wildcard examples/*.c)
 EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
+# ---------------------------------------------------------------- trace
+# `sock trace`: the command (tools/trace/) is part of the tool; the library
+# it preloads into the traced program (trace/) is one of its own, built
+# from PIC objects with libc, pthreads and libdl only.  The programs it is
+# tested on (tests/trace/programs/, C and C++) are built with the tests.
+TRACE_TOOL_SRC := $(wildcard tools/trace/*.c)
+TOOL_SRC  += $(TRACE_TOOL_SRC)
+TOOL_OBJ  += $(TRACE_TOOL_SRC:%.c=$(BUILD)/%.o)
+TRACE_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(wildcard trace/*.c))
+TRACE_LIB := $(BUILD)/libsocktrace.so
+TRACE_PROGS := $(patsubst tests/trace/programs/%.c,$(BUILD)/trace-programs/%,$(wildcard tests/trace/programs/*.c)) \
+               $(patsubst tests/trace/programs/%.cpp,$(BUILD)/trace-programs/%,$(wildcard tests/trace/programs/*.cpp))
+CXX ?= g++
+
 STATIC  := $(BUILD)/libsock.a
 SHARED  := $(BUILD)/libsock.so
 TOOL    := $(BUILD)/sock
@@ -327,6 +341,38 @@ deb-lint:
 
 clean:
 	rm -rf build
+
+# ---------------------------------------------------------------- trace
+
+tool: $(TRACE_LIB)
+tests: $(TRACE_PROGS)
+
+$(TRACE_LIB): $(TRACE_OBJ)
+	$(CC) -shared $(ALL_CFLAGS) -o $@ $^ -ldl -pthread
+
+$(BUILD)/trace-programs/%: tests/trace/programs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< -pthread
+
+# A static program is built without the sanitizers (they need the dynamic
+# loader): it only has to be refused.
+$(BUILD)/trace-programs/static_hello: tests/trace/programs/static_hello.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) -O1 -static -o $@ $<
+
+$(BUILD)/trace-programs/%: tests/trace/programs/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(DEPFLAGS) -std=c++17 -Wall -Wextra -Werror -Wshadow $(CFLAGS) -o $@ $< -pthread
+
+.PHONY: install-trace uninstall-trace
+install: install-trace
+uninstall: uninstall-trace
+install-trace: $(TRACE_LIB)
+	install -d $(DESTDIR)$(LIBDIR)/sock
+	install -m 755 $(TRACE_LIB) $(DESTDIR)$(LIBDIR)/sock/libsocktrace.so
+uninstall-trace:
+	rm -f $(DESTDIR)$(LIBDIR)/sock/libsocktrace.so
+	-rmdir $(DESTDIR)$(LIBDIR)/sock 2>/dev/null
 
 include tests/fuzz/fuzz.mk
 

@@ -146,5 +146,6 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv);
 int cmd_resolve(const struct cli_opts *o, int argc, char **argv);
 int cmd_bench(const struct cli_opts *o, int argc, char **argv);
 int cmd_demo(const struct cli_opts *o, int argc, char **argv);
+int cmd_trace(const struct cli_opts *o, int argc, char **argv);  /* tools/trace/ */
 
 #endif

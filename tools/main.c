@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"echo", cmd_echo, "echo server for many clients at once on [HOST] PORT (epoll)"},
     {"resolve", cmd_resolve, "every address the library would try for HOST [SERVICE]"},
     {"bench", cmd_bench, "libsock against raw system calls over loopback"},
+    {"trace", cmd_trace, "run -- PROGRAM and show its socket steps and the course's mistakes"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
