@@ -1049,7 +1049,8 @@ static int parse_option(int ch, struct relay_args *a)
     case 'B':
         return parse_pair("--buffer", optarg, 1, MAX_BUFFER, "bytes", a->buffer);
     case 'Z':
-        return parse_pair("--sockbuf", optarg, 1, MAX_SOCKBUF, "bytes", a->sockbuf);
+        /* 0: that one as the system sets it (--sockbuf 4096:0). */
+        return parse_pair("--sockbuf", optarg, 0, MAX_SOCKBUF, "bytes", a->sockbuf);
     case 'F':
         return parse_frame(optarg, a);
     case 'R':
