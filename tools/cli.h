@@ -114,13 +114,23 @@ struct echo_args {
 };
 int cli_parse_echo(const struct cli_opts *o, int argc, char **argv, struct echo_args *a);
 
-/* relay [-k] [-q] [--max-chunk N] [--delay MS] [HOST:]LISTEN_PORT HOST PORT */
+/* relay [-k] [-q] [--max-chunk N] [--delay MS] [--dump PREFIX | -o] [--buffer N[:M]]
+ *       [--sockbuf SND[:RCV]] [--frame KIND] [--reset-after|--close-after|--stall-after DIR:N]
+ *       [-U PATH] [[HOST:]LISTEN_PORT | unix:PATH] (HOST PORT | HOST:PORT | unix:PATH)
+ * A Unix side has its "unix:PATH" as host and "0" as port. */
 struct relay_args {
     int help;
     int keep;        /* -k */
     int quiet;       /* -q */
     long max_chunk;  /* bytes per write, 1 to 65536 */
     long delay_ms;   /* between two writes of one direction, 0 to 60000 */
+    int dump;        /* --dump or -o: the tiburoncin dump files */
+    const char *dump_prefix;  /* --dump's PREFIX (into argv); NULL with -o */
+    long buffer[2];  /* --buffer: the relay's buffer c>s and s>c, 0 the default */
+    long sockbuf[2]; /* --sockbuf: SO_SNDBUF and SO_RCVBUF, 0 the system's */
+    int frame;       /* --frame: RELAY_FRAME_* (relay.c), 0 none */
+    int fault[2];    /* per direction (c>s, s>c): FWD_FAULT_* (forward.h), 0 none */
+    long fault_at[2];
     char lhost[CLI_HOST_MAX], lport[CLI_PORT_MAX];  /* where to listen */
     char thost[CLI_HOST_MAX], tport[CLI_PORT_MAX];  /* the target */
 };

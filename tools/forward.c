@@ -96,6 +96,29 @@ static size_t pending(const struct fwd_dir *dr)
     return held + (dr->len - dr->off);
 }
 
+size_t fwd_pending(const struct fwd *f, int d)
+{
+    return pending(&f->dir[d]);
+}
+
+/* The copy buffer's size in direction d. */
+static size_t buf_size(const struct fwd *f, int d)
+{
+    return f->h->buf_bytes[d] ? f->h->buf_bytes[d] : FWD_BUF_BYTES;
+}
+
+/* How much direction d may take now, at most want: no byte past its
+ * scripted fault, so that the fault falls exactly on its offset. */
+static size_t fault_room(const struct fwd *f, int d, size_t want)
+{
+    const struct fwd_dir *dr = &f->dir[d];
+    if (!f->h->fault[d])
+        return want;
+    unsigned long long taken = dr->moved + pending(dr);
+    unsigned long long left = f->h->fault_at[d] > taken ? f->h->fault_at[d] - taken : 0;
+    return left < want ? (size_t)left : want;
+}
+
 /* ---------------------------------------------------------------- trace */
 
 /* --trace: the library traces its own calls; the data steps of the engine
@@ -227,9 +250,9 @@ static void pass_eof(struct fwd *f, int d)
 
 /* -------------------------------------------------------------- filling */
 
-static int copy_buffer(struct fwd_dir *dr)
+static int copy_buffer(struct fwd_dir *dr, size_t size)
 {
-    if (!dr->buf && !(dr->buf = malloc(FWD_BUF_BYTES)))
+    if (!dr->buf && !(dr->buf = malloc(size)))
         return -ENOMEM;
     return 0;
 }
@@ -312,18 +335,20 @@ static ssize_t fill_pipe(struct fwd *f, int d)
 static ssize_t fill_copy(struct fwd *f, int d)
 {
     struct fwd_dir *dr = &f->dir[d];
-    int rc = copy_buffer(dr);
+    size_t size = buf_size(f, d);
+    int rc = copy_buffer(dr, size);
     if (rc < 0)
         return rc;
+    size_t want = fault_room(f, d, size);
     sock_t *s = src_sock(f, d);
     ssize_t n;
     if (s) {
-        n = sock_recv(s, dr->buf, FWD_BUF_BYTES);
+        n = sock_recv(s, dr->buf, want);
         trace_step(f, s, "recv", "socket -> buffer", n);
     } else if (dr->foreign_src) {
-        n = foreign_recv(src_fd(f, d), dr->buf, FWD_BUF_BYTES);
+        n = foreign_recv(src_fd(f, d), dr->buf, want);
     } else {
-        n = read(src_fd(f, d), dr->buf, FWD_BUF_BYTES);
+        n = read(src_fd(f, d), dr->buf, want);
         if (n < 0)
             n = errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
@@ -341,6 +366,8 @@ static int fill_wanted(const struct fwd *f, int d)
         return 0;
     if (dr->len > dr->off)
         return 0; /* the buffer (or the detour) goes first */
+    if (fault_room(f, d, 1) == 0)
+        return 0; /* the scripted fault's offset is reached */
     if (dr->mode == FWD_PIPE)
         return !dr->pipe_full && (!dr->pipe_open || sock_pipe_room(&dr->pipe) > 0);
     return 1;
@@ -451,6 +478,25 @@ static int drain_wanted(const struct fwd *f, int d, double now)
     return pending(dr) > 0 && now >= dr->next_write;
 }
 
+/* Direction d's scripted fault, once all before its offset is delivered. */
+static void fault_check(struct fwd *f, int d)
+{
+    struct fwd_dir *dr = &f->dir[d];
+    int fault = f->h->fault[d];
+    if (!fault || dr->fault_done || f->over || dr->moved < f->h->fault_at[d])
+        return;
+    dr->fault_done = 1;
+    if (f->h->on_fault)
+        f->h->on_fault(f, d, fault);
+    if (fault == FWD_FAULT_RESET) {
+        fwd_abort(f);
+    } else if (fault == FWD_FAULT_CLOSE) {
+        dr->src_done = 1;
+        pass_eof(f, d);
+    }
+    /* FWD_FAULT_STALL: fill_wanted() reads the source no more. */
+}
+
 /* Give the destination of direction d what it takes now.  Returns 1 when
  * bytes moved. */
 static int drain(struct fwd *f, int d)
@@ -494,6 +540,7 @@ static int drain(struct fwd *f, int d)
         if (pending(dr) > 0)
             f->last_moved = dr->next_write;
     }
+    fault_check(f, d);
     pass_eof(f, d);
     return 1;
 }
@@ -726,7 +773,8 @@ static void choose_mode(struct fwd *f, int d)
     int dfd = dst_sock(f, d) ? -1 : dst_fd(f, d);
     dr->foreign_src = (unsigned char)is_socket_fd(sfd);
     dr->foreign_dst = (unsigned char)is_socket_fd(dfd);
-    if (h->see_bytes || h->max_chunk || h->delay_ms > 0 || dr->foreign_src || dr->foreign_dst)
+    if (h->see_bytes || h->max_chunk || h->delay_ms > 0 || h->buf_bytes[d] || h->fault[d] ||
+        dr->foreign_src || dr->foreign_dst)
         dr->mode = FWD_COPY;
     else if (sfd >= 0 && dst_sock(f, d) && is_regular_fd(sfd))
         dr->mode = FWD_SENDFILE;
@@ -768,6 +816,9 @@ int fwd_start(struct fwd *f, sock_poller_t *p, const struct fwd_hooks *h)
     for (int d = 0; d < 2; d++)
         if (!src_sock(f, d) && src_fd(f, d) < 0)
             fill_done(f, d);
+    /* A fault at offset 0 falls before the first byte. */
+    for (int d = 0; d < 2; d++)
+        fault_check(f, d);
     update(f);
     return 0;
 }

@@ -77,6 +77,7 @@ struct fwd_dir {
     char *buf;                 /* copy buffer, or the urgent-data detour */
     size_t off, len;           /* buf[off, len) is still to be written */
     unsigned long long moved;  /* bytes delivered: the offset of the next */
+    unsigned char fault_done;  /* the scripted fault was carried out */
     double next_write;         /* with --delay: the earliest next write */
 };
 
@@ -95,6 +96,14 @@ struct fwd_hooks {
     int see_bytes;         /* on_data wanted: copy mode */
     int pass_failures;     /* a failed side's failure aborts the other connection */
     int trace;             /* --trace: one line per data step on a connection */
+    /* The copy buffer of each direction (copy mode): 0 is FWD_BUF_BYTES.
+     * A size here means copy mode for that direction. */
+    size_t buf_bytes[2];
+    /* A scripted fault per direction (FWD_FAULT_*, 0 none), once exactly
+     * fault_at[d] bytes of it were delivered: the direction takes no byte
+     * beyond them, so the fault falls on that offset.  Copy mode. */
+    int fault[2];
+    unsigned long long fault_at[2];
     /* n bytes were just written in direction d, at offset f->dir[d].moved. */
     void (*on_data)(struct fwd *f, int d, const char *p, size_t n);
     /* Direction d has ended: everything was delivered, and end of stream
@@ -104,7 +113,14 @@ struct fwd_hooks {
     /* Side x failed with errno err; the failure has been passed on (the
      * other connection aborted) and the session is over. */
     void (*on_failed)(struct fwd *f, int x, int err);
+    /* Direction d reached its scripted fault, about to be carried out:
+     * FWD_FAULT_RESET aborts both connections and ends the session,
+     * FWD_FAULT_CLOSE passes end of stream on (on_eof follows) and reads
+     * the source no more, FWD_FAULT_STALL reads the source no more. */
+    void (*on_fault)(struct fwd *f, int d, int fault);
 };
+
+enum { FWD_FAULT_NONE, FWD_FAULT_RESET, FWD_FAULT_CLOSE, FWD_FAULT_STALL };
 
 struct fwd {
     struct fwd_side side[2];
@@ -139,6 +155,11 @@ void fwd_run(struct fwd *f);
 /* When the next write held back by --delay is due (tool_now() seconds), or
  * -1 when none is waiting. */
 double fwd_next_due(const struct fwd *f);
+
+/* Bytes direction d has taken from its source and not yet delivered (in
+ * its pipe or copy buffer).  Inside on_data, the n bytes being reported
+ * still count. */
+size_t fwd_pending(const struct fwd *f, int d);
 
 /* Both directions ended, or the session is over. */
 int fwd_finished(const struct fwd *f);
