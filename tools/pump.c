@@ -80,15 +80,6 @@ static void on_stop_signal(int sig)
     raise(sig);
 }
 
-static void stop_signals(void (*handler)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* How long the poller may wait: until the next progress line, or until
  * --timeout would run out since bytes last moved; -1 for ever. */
@@ -164,13 +155,13 @@ int pump_run(sock_t *s, int in_fd, int out_fd, const struct pump_opts *o, struct
         goto out;
     }
     if (o->progress)
-        stop_signals(on_stop_signal);
+        tool_on_stop_signals(on_stop_signal);
     while (!rc && !fwd_finished(&p.f))
         rc = step(&p, poller);
     count(&p);
     report(&p, 1);
     if (o->progress)
-        stop_signals(SIG_DFL);
+        tool_on_stop_signals(SIG_DFL);
     if (!rc)
         rc = outcome(&p);
 out:

@@ -1170,15 +1170,6 @@ static void on_stop_signal(int sig)
     sock_poller_wake(signal_poller);
 }
 
-static void stop_signals(void (*handler)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* Stop: no new clients; connects under way are given up (their clients
  * reset); sessions that forward get the grace period to end by
@@ -1329,7 +1320,7 @@ static int relay_open(struct relay *r, const struct relay_args *a)
     signal_poller = r->poller;
     /* The handlers are in place before the listener exists, so that a stop
      * sent as soon as "listening on" shows is never lost. */
-    stop_signals(on_stop_signal);
+    tool_on_stop_signals(on_stop_signal);
     if ((rc = tool_listen("relay", r->cli, a->lhost, a->lport, -1, 0, &r->acep)) != 0)
         return rc;
     r->listening = 1;
@@ -1412,7 +1403,7 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv)
     reap(r);
     record_flush();
     dump_close(r, 0, r->dump_ready);
-    stop_signals(SIG_DFL);
+    tool_on_stop_signals(SIG_DFL);
     sock_poller_close(r->poller);
     signal_poller = NULL;
     int r_dump_failed = r->dump_failed;

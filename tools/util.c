@@ -561,3 +561,13 @@ int tool_stdout_close(void)
     fprintf(stderr, "sock: cannot write standard output: %s\n", strerror(err));
     return EXIT_NET;
 }
+
+void tool_on_stop_signals(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}

@@ -132,4 +132,8 @@ void tool_line_end_signal(void);
  * Returns 0, or EXIT_NET after the message. */
 int tool_stdout_close(void);
 
+/* Handle SIGINT and SIGTERM with handler (SIG_DFL: as before), without
+ * SA_RESTART, so that a wait returns to look at the flag it set. */
+void tool_on_stop_signals(void (*handler)(int));
+
 #endif
