@@ -332,6 +332,7 @@ typedef struct sock_reader {
     size_t priv_cap, priv_start, priv_end;
     int priv_pending;            /* a message's length was read, not its body */
     uint64_t priv_pending_len;
+    size_t priv_pending_got;     /* of a long one, the bytes already in out */
 } sock_reader_t;
 
 /* Read s through buf (cap bytes, at least 8; the longest line or message
@@ -388,11 +389,12 @@ int sock_send_msg(sock_t *s, int prefix, const void *msg, size_t len, size_t *se
 /* Read one message sent with a length prefix into out (at most max
  * bytes); *len is its length (0 is a valid, empty message).  -EMSGSIZE
  * when the length is over max: the prefix is consumed, the message is left
- * unread in the stream and *len is its length (sock_read_skip(r, *len, NULL) drops
- * it; a length far over 16 MiB often means the other byte order, and the
- * error text says so).  SOCK_EOF when the stream ends inside the message,
- * with *len bytes of it stored.  In non-blocking mode a message must fit
- * the reader's buffer. */
+ * unread in the stream and *len is its length (sock_read_skip(r, *len,
+ * NULL) drops it; a length far over 16 MiB often means the other byte
+ * order, and the error text says so).  SOCK_EOF when the stream ends inside
+ * the message, with *len bytes of it stored.  After -EAGAIN or -ETIMEDOUT
+ * call again with the same out: a message that fits the reader's buffer
+ * waits there, a longer one goes on filling out where it stopped. */
 int sock_read_msg(sock_reader_t *r, int prefix, void *out, size_t max, size_t *len);
 
 /* Big-endian integers, sent and received exactly: no htonl() on a
@@ -421,7 +423,9 @@ int sock_read_u64(sock_reader_t *r, uint64_t *v);
  * SOCK_ECLOSED.  Shutting
  * down a direction twice is harmless (0).  Returns 0, or -EINVAL (unknown
  * how), -ENOTCONN (never connected, or the connection was reset),
- * SOCK_ECLOSED (closed handle). */
+ * SOCK_ECLOSED (closed handle), -EAGAIN (non-blocking, with a layer whose
+ * own end, e.g. TLS's close_notify, could not be sent yet: nothing was shut
+ * down; call again when the socket is writable). */
 int sock_shutdown(sock_t *s, int how);
 
 /* Release the descriptor.  Data already sent is still delivered in the
@@ -466,7 +470,8 @@ int sock_set_nonblocking(sock_t *s, int on);
  * code as a blocking sock_connect() returns it, with every address tried
  * and its reason in sock_error().  All attempts of one connect use the same
  * descriptor (an IPv6 one reaches IPv4 addresses through their IPv4-mapped
- * form), so a poller registration made after sock_connect() stays valid
+ * form, after every IPv6 address: Linux cannot go back), so a poller
+ * registration made after sock_connect() stays valid
  * until the end; after a final failure without an explicit bind the
  * descriptor is closed, as a blocking connect leaves none.  On a connected
  * socket it returns 0; -EINVAL when no connect was started. */

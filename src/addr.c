@@ -80,6 +80,8 @@ void sock__format_target(const char *host, const char *service, char *buf, size_
 {
     if (sock__is_wildcard(host))
         snprintf(buf, len, "*:%s", service ? service : "");
+    else if (sock__is_unix(host))
+        snprintf(buf, len, "%s", host);
     else if (strchr(host, ':') && host[0] != '[')
         snprintf(buf, len, "[%s]:%s", host, service ? service : "");
     else

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -223,6 +224,21 @@ static int nb_new_fd(const sock_t *s, struct sock__connecting *c)
     return sock__new_fd(s, AF_INET);
 }
 
+static struct addrinfo *v6_before_v4(struct addrinfo *list)
+{
+    struct addrinfo *v6 = NULL, **v6t = &v6, *v4 = NULL, **v4t = &v4;
+    for (struct addrinfo *ai = list, *next; ai; ai = next) {
+        next = ai->ai_next;
+        ai->ai_next = NULL;
+        if (ai->ai_family == AF_INET6)
+            *v6t = ai, v6t = &ai->ai_next;
+        else
+            *v4t = ai, v4t = &ai->ai_next;
+    }
+    *v6t = v4;
+    return v6;
+}
+
 static void nb_release(sock_t *s, struct sock__connecting *c)
 {
     sock__addrs_free(&c->addrs);
@@ -261,6 +277,10 @@ static int nb_try(sock_t *s, struct sock__connecting *c)
             rc = connect_start(s->priv_fd, (struct sockaddr *)&dst, len);
         if (rc == -EINPROGRESS)
             return rc;
+        /* A Unix server with a full queue: a refusal for now (-EAGAIN
+         * means "not yet" to a non-blocking caller, not "failed"). */
+        if (rc == -EAGAIN && c->ai->ai_family == AF_UNIX)
+            rc = -ECONNREFUSED;
         if (rc == 0)
             rc = refuse_self(s->priv_fd, (struct sockaddr *)&dst, c->bound);
         if (rc == 0)
@@ -295,6 +315,10 @@ static int nb_connect(sock_t *s, const char *host, const char *service, int fami
     }
     c->ai = c->addrs.list;
     if (!c->bound) {
+        /* On Linux a dual-stack socket that tried an IPv4-mapped address
+         * cannot then reach a native IPv6 one (it stays in SYN_SENT): so
+         * the IPv6 addresses go first, each family in its order. */
+        c->addrs.list = c->ai = v6_before_v4(c->addrs.list);
         int fd = nb_new_fd(s, c);
         if (fd < 0) {
             rc = sock__fail(s, SOCK__SIDE_SEND, fd, "connect %s", c->target);
@@ -304,6 +328,18 @@ static int nb_connect(sock_t *s, const char *host, const char *service, int fami
         s->priv_fd = fd;
     }
     return nb_try(s, c);
+}
+
+/* No error pending and no peer: still under way, or failed with its error
+ * already taken (sock_take_error)?  The TCP state says.  -EINPROGRESS or
+ * -ECONNABORTED. */
+static int still_connecting(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -EINPROGRESS; /* a Unix socket: its connect does not linger */
+    return ti.tcpi_state == TCP_SYN_SENT ? -EINPROGRESS : -ECONNABORTED;
 }
 
 SOCK_API int sock_connect_finish(sock_t *s)
@@ -326,7 +362,7 @@ SOCK_API int sock_connect_finish(sock_t *s)
         /* No error yet and no peer: the attempt is still under way (the
          * caller looked before the socket became writable). */
         if (rc == 0 && getpeername(s->priv_fd, (struct sockaddr *)&peer, &len) < 0)
-            rc = errno == ENOTCONN ? -EINPROGRESS : -errno;
+            rc = errno == ENOTCONN ? still_connecting(s->priv_fd) : -errno;
         if (rc == 0)
             rc = refuse_self(s->priv_fd, (struct sockaddr *)&peer, c->bound);
         if (rc == 0)
@@ -453,10 +489,10 @@ static int race_won(sock_t *s, struct racer *r, int n, int winner)
         if (i != winner)
             sock__close_quietly(r[i].fd);
     int fd = r[winner].fd;
-    if (!sock__wants_nonblock(s) && sock__set_nonblock(fd, 0) < 0) {
-        int e = errno;
+    int rc = sock__wants_nonblock(s) ? 0 : sock__set_nonblock(fd, 0);
+    if (rc < 0) {
         sock__close_quietly(fd);
-        return -e;
+        return rc;
     }
     return connected(s, fd, r[winner].ai);
 }
@@ -510,8 +546,14 @@ static int race(sock_t *s, const struct addrinfo *next, int64_t deadline,
         for (int i = 0; i < n; i++)
             pfd[i] = (struct pollfd){.fd = r[i].fd, .events = POLLOUT};
         int ready = poll(pfd, (nfds_t)n, wait_ms);
-        if (ready < 0 && errno != EINTR)
-            return -errno;
+        if (ready < 0 && errno != EINTR) {
+            int e = errno;
+            for (int i = 0; i < n; i++) {
+                attempt_failed(s, tried, r[i].ai, -e);
+                sock__close_quietly(r[i].fd);
+            }
+            return -e;
+        }
         for (int i = n - 1; ready > 0 && i >= 0; i--) {
             if (!pfd[i].revents)
                 continue;
@@ -575,7 +617,11 @@ static int do_connect(sock_t *s, const char *host, const char *service)
     else
         rc = one_by_one(s, addrs.list, bound, deadline, &tried);
     sock__addrs_free(&addrs);
-    return rc == 0 ? 0 : sock__attempt_fail(s, &tried, "connect", host, service);
+    if (rc == 0 && (sock__flags(s) & SOCK__CONNECTED))
+        return 0;
+    if (tried.count == 0) /* failed after an attempt won (e.g. fcntl) */
+        return sock__fail(s, SOCK__SIDE_SEND, rc ? rc : -EIO, "connect %s:%s", host, service);
+    return sock__attempt_fail(s, &tried, "connect", host, service);
 }
 
 SOCK_API int sock_connect(sock_t *s, const char *host, const char *service)

@@ -128,7 +128,7 @@ static int read_until(sock_reader_t *r, const unsigned char *delim, size_t dlen,
         /* Too long: with no delimiter within limit bytes, or the buffer
          * full without one.  The part read is handed over and dropped; the
          * rest of the message stays in the stream (see the header). */
-        if ((at < 0 && have > limit) || (at > (ssize_t)limit) ||
+        if ((at < 0 && have >= limit + dlen) || (at > (ssize_t)limit) ||
             (at < 0 && have == r->priv_cap)) {
             size_t n = have < limit ? have : limit;
             take(r, out, n);
@@ -142,12 +142,15 @@ static int read_until(sock_reader_t *r, const unsigned char *delim, size_t dlen,
             continue;
         if (n < 0)
             return (int)n;
-        /* End of stream: between messages, or inside one. */
+        /* End of stream: between messages, or inside one (cut to what
+         * out holds; the rest is dropped, since no more will come). */
         have = sock_reader_buffered(r);
-        take(r, out, have);
-        out[have] = '\0';
-        *len = have;
-        return have ? SOCK_EOF : SOCK_END;
+        size_t keep = have < limit ? have : limit;
+        take(r, out, keep);
+        take(r, NULL, have - keep);
+        out[keep] = '\0';
+        *len = keep;
+        return have > limit ? -EMSGSIZE : have ? SOCK_EOF : SOCK_END;
     }
 }
 
@@ -160,8 +163,10 @@ SOCK_API int sock_read_until(sock_reader_t *r, const void *delim, size_t dlen, c
         rc = sock__fail(r->priv_s, SOCK__SIDE_RECV, -EINVAL,
                         "read_until: needs a delimiter of 1 to %zu bytes and an output buffer",
                         r->priv_cap);
-    if (rc == 0)
-        rc = finish(r, "read_until", read_until(r, delim, dlen, out, max, &got), got);
+    if (rc == 0) {
+        rc = read_until(r, delim, dlen, out, max, &got);
+        rc = finish(r, "read_until", rc, got);
+    }
     if (len)
         *len = got;
     if (r && r->priv_s)
@@ -211,8 +216,10 @@ SOCK_API int sock_read_exact(sock_reader_t *r, void *out, size_t len, size_t *go
     int rc = check_reader(r, "read_exact");
     if (rc == 0 && !out && len)
         rc = -EINVAL;
-    if (rc == 0)
-        rc = finish(r, "read_exact", read_exact(r, out, len, &done), done);
+    if (rc == 0) {
+        rc = read_exact(r, out, len, &done);
+        rc = finish(r, "read_exact", rc, done);
+    }
     if (got)
         *got = done;
     if (r && r->priv_s)
@@ -353,6 +360,7 @@ static int read_msg(sock_reader_t *r, int prefix, void *out, size_t max, size_t 
         }
         r->priv_pending = 1;
         r->priv_pending_len = want;
+        r->priv_pending_got = 0;
     }
     /* The body must be whole before it is handed over, so that a
      * non-blocking caller never sees half a message: it waits in the
@@ -376,16 +384,18 @@ static int read_msg(sock_reader_t *r, int prefix, void *out, size_t max, size_t 
         r->priv_pending = 0;
         return 0;
     }
-    /* Longer than the buffer: read straight into out. */
+    /* Longer than the buffer: read straight into out, resuming where an
+     * earlier call stopped (a timeout, or -EAGAIN): the body's bytes
+     * already stored in out are counted in priv_pending_got. */
     size_t got = 0;
-    int rc = read_exact(r, out, (size_t)want, &got);
-    *len = got;
-    if (rc == -EAGAIN)
-        return sock__fail(r->priv_s, SOCK__SIDE_RECV, -EINVAL,
-                          "read_msg: a %zu-byte message does not fit the %zu-byte reader; in "
-                          "non-blocking mode give the reader room for the longest message",
-                          (size_t)want, r->priv_cap);
-    r->priv_pending = 0;
+    size_t before = r->priv_pending_got;
+    int rc = read_exact(r, (unsigned char *)out + before, (size_t)want - before, &got);
+    r->priv_pending_got = before + got;
+    *len = r->priv_pending_got;
+    if (rc == 0 || rc == SOCK_END || rc == SOCK_EOF) {
+        r->priv_pending = 0;
+        r->priv_pending_got = 0;
+    }
     return rc == SOCK_END ? SOCK_EOF : rc;
 }
 

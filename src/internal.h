@@ -11,6 +11,7 @@
 #include "sock.h"
 
 #include <netdb.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -83,6 +84,7 @@ struct sock__ext {
     char *unix_path;
     dev_t unix_dev;
     ino_t unix_ino;
+    pid_t unix_pid;                 /* the process that bound it */
     int unix_mode;                  /* sock_set_unix_mode(), -1 if not set */
     int attempt_delay_ms;           /* sock_set_attempt_delay(), or SOCK__DELAY_UNSET */
     const sock_transport_t *transport; /* sock_set_transport() */
@@ -203,6 +205,11 @@ void sock__transport_release(sock_t *s);
 int sock__check_io(sock_t *s, int side, const char *step, const void *buf, size_t len,
                    int zero_ok);
 
+/* One call through s's transport that never waits: the count, 0 (recv:
+ * end of stream), -EAGAIN, or a code.  For sock_pipe_t, whose calls never
+ * wait on a non-blocking handle. */
+ssize_t sock__transport_try(sock_t *s, void *buf, size_t len, int sending);
+
 /* One send() / recv() that moves at least one byte (recv: or reports end
  * of stream, 0), waiting within the deadline; -EAGAIN in non-blocking
  * mode.  Nothing recorded: the caller records with sock__io_fail(). */
@@ -233,6 +240,17 @@ int sock__wait(int fd, short events, int64_t deadline);
 /* Milliseconds until deadline, rounded up, for poll()-like calls: -1 for
  * no deadline, 0 once it has passed. */
 int sock__ms_left(int64_t deadline);
+
+/* splice() and sendfile() into a socket (or a pipe whose reader is gone)
+ * raise SIGPIPE, since MSG_NOSIGNAL cannot be passed to them, and the
+ * library never touches the process's signal handling: block SIGPIPE in
+ * the calling thread around such a call, and take back one it caused
+ * (caused: it failed with EPIPE). */
+struct sock__sigpipe_guard {
+    sigset_t old;
+};
+void sock__sigpipe_block(struct sock__sigpipe_guard *g);
+void sock__sigpipe_restore(struct sock__sigpipe_guard *g, int caused);
 
 /* Switch O_NONBLOCK on or off.  Returns 0 or -errno. */
 int sock__set_nonblock(int fd, int on);

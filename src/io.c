@@ -43,6 +43,10 @@ int sock__check_io(sock_t *s, int side, const char *step, const void *buf, size_
  * how far it got. */
 int sock__io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len)
 {
+    /* A layer's failure (SOCK_ETLS) was told in the layer's own words
+     * (sock_set_error): keep them. */
+    if (code == SOCK_ETLS && (sock__flags(s) & SOCK__TRANSPORT) && sock_error(s)[0])
+        return code;
     char peer[SOCK_ADDRSTRLEN] = "?";
     sock_peer_addr(s, peer, sizeof peer);
     const char *dir = side == SOCK__SIDE_SEND ? "to" : "from";
@@ -91,6 +95,22 @@ static ssize_t transport_some(sock_t *s, char *buf, size_t len, int64_t deadline
                 return rc;
             continue;
         }
+        if (n == -EPIPE && sending && (sock__flags(s) & SOCK__SHUT_WR))
+            return SOCK_ECLOSED;
+        return n;
+    }
+}
+
+ssize_t sock__transport_try(sock_t *s, void *buf, size_t len, int sending)
+{
+    for (;;) {
+        unsigned want = 0;
+        ssize_t n = sending ? sock__transport_send(s, buf, len, &want)
+                            : sock__transport_recv(s, buf, len, &want);
+        if (n == -EINTR)
+            continue;
+        if (n == 0 && !sending && (sock__flags(s) & SOCK__SHUT_RD))
+            return SOCK_ECLOSED;
         if (n == -EPIPE && sending && (sock__flags(s) & SOCK__SHUT_WR))
             return SOCK_ECLOSED;
         return n;

@@ -242,6 +242,7 @@ static int own_unix_file(sock_t *s, int fd, const struct addrinfo *ai)
         return -ENOMEM;
     ext->unix_dev = st.st_dev;
     ext->unix_ino = st.st_ino;
+    ext->unix_pid = getpid();
     return 0;
 }
 
@@ -249,7 +250,9 @@ static void remove_own_unix_file(sock_t *s)
 {
     struct sock__ext *ext = s->priv_ext;
     struct stat st;
-    if (!ext || !ext->unix_path)
+    /* A child that inherited the acceptor (a pre-fork server) closing its
+     * copy must not take the parent's file away. */
+    if (!ext || !ext->unix_path || ext->unix_pid != getpid())
         return;
     int saved = errno;
     if (lstat(ext->unix_path, &st) == 0 && st.st_dev == ext->unix_dev &&
@@ -510,7 +513,11 @@ static int do_shutdown(sock_t *s, int how)
      * peer can tell this end from a cut. */
     if ((want & SOCK__SHUT_WR) && !(flags & SOCK__SHUT_WR)) {
         int rc = sock__transport_shutdown(s, sock__deadline_of(s));
-        if (rc < 0 && rc != -EAGAIN)
+        /* Non-blocking: the layer's end is not out yet; nothing is shut
+         * down, and the caller calls again when the socket is ready. */
+        if (rc == -EAGAIN)
+            return rc;
+        if (rc < 0)
             return sock__fail(s, SOCK__SIDE_CTL, rc, "shutdown(%s): ending the %s layer",
                               how_name(how), s->priv_ext->transport->name);
     }

@@ -29,42 +29,6 @@
 
 enum { COPY_IN = 1, COPY_OUT = 2 };
 
-/* ---- SIGPIPE ------------------------------------------------------------ */
-
-/* splice() into a socket, or into a pipe whose reader is gone, raises
- * SIGPIPE (MSG_NOSIGNAL cannot be passed to it), and the library never
- * touches the process's signal handling.  So SIGPIPE is blocked in the
- * calling thread around such a splice, and one that the splice caused is
- * taken back before the mask is restored: the caller sees -EPIPE.  Two
- * system calls in the common case; a SIGPIPE that was pending before stays
- * pending. */
-struct sigpipe_guard {
-    sigset_t old;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g, int caused)
-{
-    /* If SIGPIPE was blocked already, one pending now may be the
-     * caller's own: leave it. */
-    if (caused && !sigismember(&g->old, SIGPIPE)) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        const struct timespec now = {0, 0};
-        while (sigtimedwait(&set, NULL, &now) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 /* ---- the pipe ----------------------------------------------------------- */
 
 SOCK_API int sock_pipe_open(sock_pipe_t *p)
@@ -122,12 +86,11 @@ static ssize_t fill_by_copy(sock_pipe_t *p, int fd, size_t want, sock_t *s)
      * did not take); a fill copies through the stack. */
     char buf[16384];
     size_t room = want < sizeof buf ? want : sizeof buf;
-    /* A handle with a layer reads through it (non-blocking if the handle
-     * is); a plain socket without waiting; anything else as it is. */
-    ssize_t n = s && (sock__flags(s) & SOCK__TRANSPORT)
-                    ? sock__recv_some(s, buf, room, sock__deadline_of(s), 0)
-                : s ? recv(fd, buf, room, MSG_DONTWAIT)
-                    : read(fd, buf, room);
+    /* A handle with a layer reads through it, and a plain socket, without
+     * waiting; anything else as it is. */
+    ssize_t n = s && (sock__flags(s) & SOCK__TRANSPORT) ? sock__transport_try(s, buf, room, 0)
+                : s                                  ? recv(fd, buf, room, MSG_DONTWAIT)
+                                                     : read(fd, buf, room);
     if (s && (sock__flags(s) & SOCK__TRANSPORT) && n <= 0)
         return n;
     if (n <= 0)
@@ -174,7 +137,7 @@ static ssize_t flush_buffer(sock_pipe_t *p, int fd, sock_t *s)
     const char *from = p->priv_buf + p->priv_buf_off;
     ssize_t n;
     if (s && (sock__flags(s) & SOCK__TRANSPORT)) {
-        n = sock__send_some(s, from, len, sock__deadline_of(s));
+        n = sock__transport_try(s, (void *)from, len, 1);
         if (n < 0)
             return n;
     } else {
@@ -215,12 +178,12 @@ static ssize_t drain(sock_pipe_t *p, int fd, sock_t *s)
     if (s && (sock__flags(s) & SOCK__TRANSPORT))
         p->priv_copy |= COPY_OUT; /* the layer must see every byte */
     if (!(p->priv_copy & COPY_OUT)) {
-        struct sigpipe_guard g;
-        sigpipe_block(&g);
+        struct sock__sigpipe_guard g;
+        sock__sigpipe_block(&g);
         n = splice(p->priv_fd[0], NULL, fd, NULL, p->priv_held,
                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE);
         int e = n < 0 ? errno : 0;
-        sigpipe_restore(&g, e == EPIPE);
+        sock__sigpipe_restore(&g, e == EPIPE);
         if (n < 0 && e == EINVAL) {
             p->priv_copy |= COPY_OUT; /* e.g. an O_APPEND file: copy it */
             return drain_by_copy(p, fd, s);

@@ -76,6 +76,20 @@ static int transfer_fail(sock_t *s, int side, const char *step, int code, size_t
 static ssize_t copy_file_step(sock_t *s, int fd, off_t *pos, size_t want, int64_t deadline)
 {
     char buf[COPY_CHUNK];
+    if (*pos < 0) {
+        /* No position to read again from (a pipe under a layer): what is
+         * read must all go, waiting within the deadline. */
+        ssize_t n = read(fd, buf, min_size(want, sizeof buf));
+        if (n <= 0)
+            return n < 0 ? -errno : 0;
+        for (ssize_t sent = 0; sent < n;) {
+            ssize_t k = sock__send_some(s, buf + sent, (size_t)(n - sent), deadline);
+            if (k < 0)
+                return sent ? sent : k;
+            sent += k;
+        }
+        return n;
+    }
     ssize_t n = pread(fd, buf, min_size(want, sizeof buf), *pos);
     if (n <= 0)
         return n < 0 ? -errno : 0;
@@ -93,14 +107,18 @@ static ssize_t sendfile_step(sock_t *s, int fd, off_t *pos, size_t want, int *co
                              int64_t deadline)
 {
     /* A layer (TLS) must see every byte: no sendfile under it. */
-    if (!*copying && (sock__flags(s) & SOCK__TRANSPORT) && *pos >= 0)
+    if (!*copying && (sock__flags(s) & SOCK__TRANSPORT))
         *copying = 1;
     if (!*copying) {
+        struct sock__sigpipe_guard g;
+        sock__sigpipe_block(&g);
         ssize_t n = sendfile(s->priv_fd, fd, *pos >= 0 ? pos : NULL, want);
+        int e = n < 0 ? errno : 0;
+        sock__sigpipe_restore(&g, e == EPIPE);
         if (n >= 0)
             return n;
-        if ((errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) || *pos < 0)
-            return -errno;
+        if ((e != EINVAL && e != ENOSYS && e != EOPNOTSUPP) || *pos < 0)
+            return -e;
         *copying = 1;
     }
     return copy_file_step(s, fd, pos, want, deadline);
@@ -111,6 +129,11 @@ static int sendfile_all(sock_t *s, int fd, off_t *offset, size_t len, size_t *do
     int rc = check_transfer(s, SOCK__SIDE_SEND, "sendfile", fd);
     if (rc < 0)
         return rc;
+    if ((sock__flags(s) & (SOCK__TRANSPORT | SOCK__NONBLOCK)) == (SOCK__TRANSPORT | SOCK__NONBLOCK) &&
+        lseek(fd, 0, SEEK_CUR) < 0 && !offset)
+        return sock__fail(s, SOCK__SIDE_SEND, -EINVAL,
+                          "sendfile: a non-blocking handle with a layer needs a file it can "
+                          "read again (use sock_send)");
     int64_t deadline = transfer_deadline(s);
     int nonblocking = sock__flags(s) & SOCK__NONBLOCK;
     /* Work on a position of our own (the caller's, or the file's), so

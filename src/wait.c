@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 static int64_t now_ns(void)
@@ -65,4 +67,36 @@ int sock__set_nonblock(int fd, int on)
     if (want != fl && fcntl(fd, F_SETFL, want) < 0)
         return -errno;
     return 0;
+}
+
+/* ---- SIGPIPE ------------------------------------------------------------ */
+
+/* splice() into a socket, or into a pipe whose reader is gone, raises
+ * SIGPIPE (MSG_NOSIGNAL cannot be passed to it), and the library never
+ * touches the process's signal handling.  So SIGPIPE is blocked in the
+ * calling thread around such a splice, and one that the splice caused is
+ * taken back before the mask is restored: the caller sees -EPIPE.  Two
+ * system calls in the common case; a SIGPIPE that was pending before stays
+ * pending. */
+void sock__sigpipe_block(struct sock__sigpipe_guard *g)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+void sock__sigpipe_restore(struct sock__sigpipe_guard *g, int caused)
+{
+    /* If SIGPIPE was blocked already, one pending now may be the
+     * caller's own: leave it. */
+    if (caused && !sigismember(&g->old, SIGPIPE)) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }

@@ -268,3 +268,22 @@ Test(nonblock, connect_finish_without_connect_is_einval, .timeout = 5)
     sock_close(&c);
     expect_code(&c, sock_connect_finish(&c), SOCK_ECLOSED);
 }
+
+/* After the failed attempt's error was taken (sock_take_error), finishing
+ * the connect must not say "in progress" for ever. */
+FAMILY_TEST(nonblock, connect_finish_after_the_error_was_taken, .timeout = 10)
+{
+    char gone[8];
+    closed_port(host, gone);
+    sock_t c;
+    sock_init(&c);
+    expect_ok(&c, sock_set_nonblocking(&c, 1));
+    int rc = sock_connect(&c, host, gone);
+    if (rc == -EINPROGRESS) {
+        cr_assert_eq(wait_fd(sock_fd(&c), POLLOUT), 1);
+        sock_take_error(&c);
+        rc = sock_connect_finish(&c);
+    }
+    cr_assert(rc < 0 && rc != -EINPROGRESS, "connect_finish: %d", rc);
+    sock_close(&c);
+}

@@ -185,3 +185,32 @@ Test(reach, resolution_bounded_by_the_timeout, .timeout = 60)
     cr_assert_eq(count_fds(), fds, "descriptors left behind");
     mute_dns_stop(m);
 }
+
+/* A non-blocking connect tries every address on one dual-stack descriptor:
+ * an IPv6 address after a refused IPv4-mapped one must still be reached
+ * (Linux cannot go back from mapped to native on one socket, so the IPv6
+ * addresses are tried first). */
+Test(reach, nonblocking_connect_reaches_ipv6_after_ipv4, .timeout = 30)
+{
+    enter_private_namespaces();
+    replace_etc_file("hosts", "127.0.0.1 localhost\n127.0.0.1 mix.test\n::1 mix.test\n" V6
+                              " mix.test\n");
+    sock_t a;
+    char port[8];
+    listen_on(&a, V6, port);
+    sock_t c;
+    sock_init(&c);
+    expect_ok(&c, sock_set_nonblocking(&c, 1));
+    int rc = sock_connect(&c, "mix.test", port);
+    for (int i = 0; i < 50 && rc == -EINPROGRESS; i++) {
+        struct pollfd pfd = {.fd = sock_fd(&c), .events = POLLOUT};
+        cr_assert_eq(poll(&pfd, 1, 2000), 1, "never writable: %s", sock_error(&c));
+        rc = sock_connect_finish(&c);
+    }
+    expect_ok(&c, rc);
+    char peer[SOCK_ADDRSTRLEN];
+    expect_ok(&c, sock_peer_addr(&c, peer, sizeof peer));
+    cr_assert(strncmp(peer, "[" V6 "]", strlen(V6) + 2) == 0, "reached %s", peer);
+    sock_close(&c);
+    sock_close(&a);
+}

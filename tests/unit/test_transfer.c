@@ -333,3 +333,24 @@ FAMILY_TEST(transfer, pipe_fill_reports_reset, .timeout = 10)
     sock_pipe_close(&p);
     sock_close(&s);
 }
+
+/* sendfile into a connection the peer has reset: an error, never a
+ * SIGPIPE (sendfile takes no MSG_NOSIGNAL). */
+FAMILY_TEST(transfer, sendfile_to_a_reset_peer_is_no_sigpipe, .timeout = 10)
+{
+    signal(SIGPIPE, SIG_DFL);
+    int fd = pattern_file(1 << 20);
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    expect_ok(&s, sock_close(&s));
+    /* The first byte draws the reset; then the pending error is EPIPE. */
+    sock_send(&c, "x", 1);
+    sleep_ms(50);
+    size_t sent = 0;
+    int rc = sock_sendfile(&c, fd, NULL, 1 << 20, &sent);
+    cr_assert(rc == -EPIPE || rc == -ECONNRESET, "sendfile: %d %s", rc, sock_error(&c));
+    rc = sock_sendfile(&c, fd, NULL, 1 << 20, &sent);
+    cr_assert(rc == -EPIPE || rc == -ECONNRESET, "sendfile again: %d", rc);
+    close(fd);
+    sock_close(&c);
+}

@@ -305,3 +305,26 @@ Test(unix_sock, live_check_takes_no_connection, .timeout = 10)
     expect_code(&a, sock_accept(&a, &p), -EAGAIN);
     sock_close(&a);
 }
+
+/* A pre-fork server's child closing its copy of the acceptor leaves the
+ * parent's file in place. */
+Test(unix_sock, forked_child_closing_keeps_the_file, .timeout = 10)
+{
+    char host[128];
+    host_for(host, sizeof host, "fork.sock");
+    sock_t a;
+    unix_listener(&a, host);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(sock_close(&a) == 0 ? 0 : 1);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    struct stat sb;
+    cr_assert_eq(stat(host + 5, &sb), 0, "the child's close removed the parent's file");
+    sock_t c;
+    sock_init(&c);
+    expect_ok(&c, sock_connect(&c, host, NULL));
+    sock_close(&c);
+    sock_close(&a);
+    cr_assert_eq(stat(host + 5, &sb), -1);
+}
