@@ -180,8 +180,10 @@ static ssize_t drain(sock_pipe_t *p, int fd, sock_t *s)
     if (!(p->priv_copy & COPY_OUT)) {
         struct sock__sigpipe_guard g;
         sock__sigpipe_block(&g);
-        n = splice(p->priv_fd[0], NULL, fd, NULL, p->priv_held,
-                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+        /* No SPLICE_F_MORE: it corks the socket until more comes, and in
+         * a conversation (a request, then its answer) nothing more comes
+         * for a while: each reply would wait for TCP's cork timer. */
+        n = splice(p->priv_fd[0], NULL, fd, NULL, p->priv_held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         int e = n < 0 ? errno : 0;
         sock__sigpipe_restore(&g, e == EPIPE);
         if (n < 0 && e == EINVAL) {

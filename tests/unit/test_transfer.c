@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* A temporary file of len pattern bytes, open for reading. */
@@ -353,4 +355,31 @@ FAMILY_TEST(transfer, sendfile_to_a_reset_peer_is_no_sigpipe, .timeout = 10)
     cr_assert(rc == -EPIPE || rc == -ECONNRESET, "sendfile again: %d", rc);
     close(fd);
     sock_close(&c);
+}
+
+/* A short message drained into a socket goes out at once: not corked
+ * until more comes (SPLICE_F_MORE held each reply of a conversation for
+ * TCP's 200 ms cork timer: sock relay -q did 2.5 round trips a second). */
+FAMILY_TEST(transfer, pipe_drain_does_not_cork_a_short_message, .timeout = 10)
+{
+    sock_t c, a, b, r;
+    pair_on(host, &c, &a);
+    pair_on(host, &b, &r);
+    expect_ok(&a, sock_set_nonblocking(&a, 1));
+    sock_pipe_t p;
+    cr_assert_eq(sock_pipe_open(&p), 0);
+    for (int i = 0; i < 5; i++) {
+        expect_ok(&c, sock_send_all(&c, "request\n", 8, NULL));
+        struct pollfd pfd = {.fd = sock_fd(&a), .events = POLLIN};
+        cr_assert_eq(poll(&pfd, 1, 5000), 1);
+        cr_assert_eq(sock_pipe_fill(&p, &a, 100), 8);
+        cr_assert_eq(sock_pipe_drain(&p, &b), 8);
+        int unsent = -1;
+        cr_assert_eq(ioctl(sock_fd(&b), SIOCOUTQNSD, &unsent), 0);
+        cr_assert_eq(unsent, 0, "round %d: %d bytes held back (corked)", i, unsent);
+        char buf[8];
+        expect_ok(&r, sock_recv_all(&r, buf, 8, NULL));
+    }
+    sock_pipe_close(&p);
+    sock_close(&c), sock_close(&a), sock_close(&b), sock_close(&r);
 }
