@@ -355,6 +355,8 @@ static ssize_t fill_copy(struct fwd *f, int d)
     if (n > 0) {
         dr->off = 0;
         dr->len = (size_t)n;
+        if (dr->adaptive)
+            dr->full_reads = (size_t)n == want && dr->full_reads < 255 ? dr->full_reads + 1 : 0;
     }
     return n;
 }
@@ -380,6 +382,8 @@ static ssize_t fill(struct fwd *f, int d)
     if (!fill_wanted(f, d))
         return 0;
     struct fwd_dir *dr = &f->dir[d];
+    if (dr->adaptive && dr->mode == FWD_COPY && dr->full_reads >= 4 && dr->off >= dr->len)
+        dr->mode = FWD_PIPE; /* a bulk stream: from now on, spliced */
     ssize_t n = dr->mode == FWD_PIPE ? fill_pipe(f, d) : fill_copy(f, d);
     if (n == -EAGAIN || n == -EINTR)
         n = f->side[d].failed ? 0 : -EAGAIN; /* a failed side: nothing left */
@@ -778,7 +782,14 @@ static void choose_mode(struct fwd *f, int d)
         dr->mode = FWD_COPY;
     else if (sfd >= 0 && dst_sock(f, d) && is_regular_fd(sfd))
         dr->mode = FWD_SENDFILE;
-    else
+    else if (src_sock(f, d) && dst_sock(f, d)) {
+        /* Connection to connection (a relay): a conversation's small
+         * messages cost less copied (one recv, one send) than spliced (two
+         * splices), and a bulk stream less spliced; so copy until reads
+         * keep filling the buffer, then splice. */
+        dr->mode = FWD_COPY;
+        dr->adaptive = 1;
+    } else
         dr->mode = FWD_PIPE;
 }
 

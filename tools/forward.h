@@ -74,6 +74,8 @@ struct fwd_dir {
     unsigned char src_done;    /* nothing more will be read */
     unsigned char eof_passed;  /* end of stream given to the destination */
     unsigned char foreign_src, foreign_dst; /* a socket of someone else's (see forward.c) */
+    unsigned char adaptive;    /* copy while messages are small, splice once bulk */
+    unsigned char full_reads;  /* copy reads in a row that filled the buffer */
     char *buf;                 /* copy buffer, or the urgent-data detour */
     size_t off, len;           /* buf[off, len) is still to be written */
     unsigned long long moved;  /* bytes delivered: the offset of the next */
