@@ -220,6 +220,7 @@ clean:
 	rm -rf build
 
 include tests/fuzz/fuzz.mk
+include tls/tls.mk
 
 # The headers each object includes, as recorded by -MMD.
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
