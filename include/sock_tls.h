@@ -41,6 +41,12 @@
  * whose handshake failed keeps failing every send and receive with
  * SOCK_ETLS, so that a program ignoring the error cannot send in clear.
  *
+ * The layer turns Nagle's algorithm off (TCP_NODELAY): TLS writes bytes of
+ * its own (handshake messages, session tickets) just before the
+ * application's first small writes, which Nagle would then hold back for
+ * the peer's delayed ACK, 40 ms per exchange.  sock_set_nodelay(s, 0)
+ * after the handshake turns it back on.
+ *
  * Threads: as sock.h, one thread may send while another receives on one
  * handle (OpenSSL's connection state is shared by both directions, so the
  * library serialises them inside).  A configuration may be shared by any

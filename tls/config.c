@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,8 +167,13 @@ SOCK_TLS_API int sock_tls_config_set_cert(sock_tls_config_t *cfg, const char *ce
     if (SSL_CTX_use_certificate_chain_file(cfg->ctx, cert_file) != 1)
         return config_fail(cfg, SOCK_ETLS, "certificate file '%s': %s", cert_file,
                            load_reason(cert_file));
-    if (SSL_CTX_use_PrivateKey_file(cfg->ctx, key_file, SSL_FILETYPE_PEM) != 1)
-        return config_fail(cfg, SOCK_ETLS, "key file '%s': %s", key_file, load_reason(key_file));
+    if (SSL_CTX_use_PrivateKey_file(cfg->ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_error()) != X509_R_KEY_VALUES_MISMATCH)
+            return config_fail(cfg, SOCK_ETLS, "key file '%s': %s", key_file,
+                               load_reason(key_file));
+        return config_fail(cfg, SOCK_ETLS, "key file '%s' does not match certificate '%s'",
+                           key_file, cert_file);
+    }
     if (SSL_CTX_check_private_key(cfg->ctx) != 1)
         return config_fail(cfg, SOCK_ETLS, "key file '%s' does not match certificate '%s'",
                            key_file, cert_file);

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 void tls__textf(char *buf, size_t len, const char *fmt, ...)
@@ -223,6 +224,12 @@ int tls__explain_handshake(struct tls__conn *c)
     if (c->vfail.err) {
         code = explain_verify(c);
     } else if (!looks_like_tls(c)) {
+        /* OpenSSL stopped at the 5 bytes of a record header; the rest of
+         * the peer's first words are what names its protocol.  The
+         * connection is lost anyway, so they may be consumed. */
+        ssize_t n = recv(c->fd, c->peek + c->peek_len, TLS__PEEKLEN - c->peek_len, MSG_DONTWAIT);
+        if (n > 0)
+            c->peek_len += (size_t)n;
         printable(c->peek, c->peek_len, got, sizeof got);
         tls__textf(c->error, sizeof c->error, "peer does not speak TLS (got '%s')", got);
     } else if (c->peek_len >= 2 && c->sent_len >= c->peek_len &&

@@ -74,7 +74,8 @@ struct tls__conn {
     unsigned want;          /* what the last -EAGAIN waits for */
     int sent_close;         /* close_notify sent */
     /* What the custom BIO saw on the descriptor. */
-    int eof;                /* recv() returned 0 */
+    int eof;                /* recv() returned 0: the peer's end */
+    int local_shut;         /* recv() returned 0 after our own SHUT_RD */
     int sys_errno;          /* the last real failure of send()/recv() */
     unsigned char peek[TLS__PEEKLEN]; /* the first bytes the peer sent */
     size_t peek_len;
@@ -100,7 +101,8 @@ struct tls__conn *tls__conn_new(const sock_tls_config_t *cfg, int fd, int server
 void tls__conn_free(struct tls__conn *c);
 
 /* One step of the handshake (called with c->lock held): 1 when complete,
- * -EAGAIN with c->want, or the failure's code (c->error says why). */
+ * -EAGAIN with c->want, 0 after our own read shutdown, or the failure's
+ * code (c->error says why). */
 int tls__handshake_step(struct tls__conn *c);
 
 /* ---- errors.c ----------------------------------------------------------- */

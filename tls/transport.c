@@ -24,6 +24,22 @@
 
 /* ---------------------------------------------------------------- the BIO */
 
+/* Did the peer really end its stream?  recv() also returns 0 after our
+ * own shutdown(SHUT_RD) (another thread waking a reader), and that is no
+ * truncation: then the connection has received no FIN and is still
+ * ESTABLISHED (or FIN_WAIT after our own write shutdown).  A descriptor
+ * that is no TCP socket cannot tell, and counts as the peer's end. */
+static int peer_ended(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return 1;
+    return !(ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_FIN_WAIT1 ||
+             ti.tcpi_state == TCP_FIN_WAIT2);
+}
+
+
 static void keep_start(unsigned char *dst, size_t *have, const void *src, size_t n)
 {
     size_t room = TLS__PEEKLEN - *have;
@@ -60,6 +76,14 @@ static int bio_read(BIO *b, char *buf, int len)
         return (int)n;
     }
     if (n == 0) {
+        /* Our own read shutdown must not reach OpenSSL as an end of
+         * stream: it would answer it with an alert to the peer and give
+         * up the connection.  It is a wait that ends (see io_error). */
+        if (!peer_ended(c->fd)) {
+            c->local_shut = 1;
+            BIO_set_retry_read(b);
+            return -1;
+        }
         c->eof = 1;
         return 0;
     }
@@ -131,6 +155,21 @@ static int valid_name(const char *name)
     return 1;
 }
 
+/* Nagle's algorithm off (TCP_NODELAY), for the whole connection.  TLS
+ * writes bytes the application did not: a flight of handshake messages in
+ * several writes, the client's Finished just before the application's
+ * first request, the server's session tickets just before its first reply.
+ * With Nagle, the application's next small write then waits for the
+ * peer's ACK of those, which the peer delays: 40 ms per exchange on
+ * loopback.  Each TLS write is a whole record already, so there is little
+ * left for Nagle to coalesce; a program may turn it back on after the
+ * handshake (sock_set_nodelay(s, 0)). */
+static void nodelay(int fd)
+{
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on); /* not TCP: no matter */
+}
+
 struct tls__conn *tls__conn_new(const sock_tls_config_t *cfg, int fd, int server,
                                 const char *name, int *code, char *err, size_t errlen)
 {
@@ -191,6 +230,7 @@ struct tls__conn *tls__conn_new(const sock_tls_config_t *cfg, int fd, int server
         if (name && !is_ip && !SSL_set_tlsext_host_name(c->ssl, name))
             goto fail;
     }
+    nodelay(fd);
     return c;
 fail:
     *code = -ENOMEM;
@@ -243,6 +283,10 @@ int tls__handshake_step(struct tls__conn *c)
     }
     switch (SSL_get_error(c->ssl, r)) {
     case SSL_ERROR_WANT_READ:
+        if (c->local_shut) {
+            c->local_shut = 0;
+            return 0; /* our own read shutdown: libsock says SOCK_ECLOSED */
+        }
         c->want = SOCK_READABLE;
         return -EAGAIN;
     case SSL_ERROR_WANT_WRITE:
@@ -257,21 +301,6 @@ int tls__handshake_step(struct tls__conn *c)
 
 /* --------------------------------------------------------- the transport */
 
-/* Did the peer really end its stream?  recv() also returns 0 after our
- * own shutdown(SHUT_RD) (another thread waking a reader), and that is no
- * truncation: then the connection has received no FIN and is still
- * ESTABLISHED (or FIN_WAIT after our own write shutdown).  A descriptor
- * that is no TCP socket cannot tell, and counts as the peer's end. */
-static int peer_ended(int fd)
-{
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-        return 1;
-    return !(ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_FIN_WAIT1 ||
-             ti.tcpi_state == TCP_FIN_WAIT2);
-}
-
 /* A failed SSL_read/SSL_write/SSL_shutdown after the handshake, as a code:
  * -EAGAIN with the wait, 0 for close_notify, SOCK_ETRUNCATED for an end
  * without it, -errno for the system's failures, SOCK_ETLS for the rest
@@ -281,6 +310,10 @@ static int io_error(struct tls__conn *c, int r, unsigned *want)
     int e = SSL_get_error(c->ssl, r);
     switch (e) {
     case SSL_ERROR_WANT_READ:
+        if (c->local_shut) {
+            c->local_shut = 0;
+            return 0; /* libsock says SOCK_ECLOSED */
+        }
         *want = c->want = SOCK_READABLE;
         return -EAGAIN;
     case SSL_ERROR_WANT_WRITE:
@@ -293,12 +326,6 @@ static int io_error(struct tls__conn *c, int r, unsigned *want)
     }
     int code;
     if (c->eof) {
-        /* Our own read shutdown: 0 lets libsock say SOCK_ECLOSED. */
-        if (!peer_ended(c->fd)) {
-            c->eof = 0;
-            ERR_clear_error();
-            return 0;
-        }
         code = SOCK_ETRUNCATED;
         tls__textf(c->error, sizeof c->error, "the peer ended the stream without TLS close_notify");
     } else if (c->sys_errno) {
