@@ -191,7 +191,8 @@ FAMILY_TEST(stream, nonblocking_handshake_and_reads, .timeout = 20)
         rc = sock_tls_handshake(&c);
     }
     expect_ok(&c, rc);
-    cr_assert_gt(rounds, 0, "a non-blocking handshake cannot finish in one call");
+    /* (It may finish in one call, when the server's whole flight is in
+     * before the client's first read: no count of rounds is asserted.) */
     expect_ok(&c, sock_tls_handshake(&c)); /* done is done */
     char buf[8];
     ssize_t n = sock_recv(&c, buf, sizeof buf);

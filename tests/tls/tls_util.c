@@ -77,6 +77,8 @@ void server_start(struct server *srv, const char *host, const sock_tls_config_t 
     if (!srv->timeout_ms)
         srv->timeout_ms = 10000;
     listener_on(&srv->acceptor, host, srv->port);
+    /* A client that never comes must not leave the thread behind. */
+    sock_set_timeout(&srv->acceptor, srv->timeout_ms);
     srv->thread = spawn(server_main, srv);
 }
 
