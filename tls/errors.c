@@ -239,6 +239,10 @@ int tls__explain_handshake(struct tls__conn *c)
     } else if (c->alert >= 0) {
         tls__textf(c->error, sizeof c->error, "the peer refused the handshake with alert '%s'%s",
                  SSL_alert_desc_string_long(c->alert), alert_hint(c->alert));
+    } else if (c->sys_errno == EPIPE || c->sys_errno == ECONNRESET) {
+        code = -c->sys_errno;
+        tls__textf(c->error, sizeof c->error, "the peer closed the connection during the handshake (%s)",
+                   strerror(c->sys_errno));
     } else if (c->sys_errno) {
         code = -c->sys_errno;
         tls__textf(c->error, sizeof c->error, "%s", strerror(c->sys_errno));
