@@ -602,3 +602,83 @@ Test(stream, many_handshakes_leave_nothing_behind, .timeout = 600 * SOCK_TEST_TI
     configs_free();
     /* Leaks: ASan's leak check at exit of this test's process. */
 }
+
+/* ------------------------------ a forwarding loop: poller and sock_pipe_t */
+
+/* A TLS client on a thread: handshake, len bytes of the pattern, close_notify. */
+struct sender {
+    sock_t *c;
+    size_t len;
+    int rc;
+};
+
+static void *sender_main(void *arg)
+{
+    struct sender *sd = arg;
+    sd->rc = sock_tls_connect(sd->c, ccfg, "localhost");
+    char *buf = malloc(1 << 16);
+    for (size_t off = 0; off < sd->len && sd->rc == 0; off += 1 << 16) {
+        fill_pattern(buf, 1 << 16, off);
+        sd->rc = sock_send_all(sd->c, buf, 1 << 16, NULL);
+    }
+    if (sd->rc == 0)
+        sd->rc = sock_shutdown(sd->c, SOCK_SHUT_WRITE);
+    free(buf);
+    return NULL;
+}
+
+/* What a relay does with a TLS side: non-blocking, a poller, a pipe filled
+ * a little at a time (1000 bytes, less than a record), so that bytes stay
+ * inside the layer where the poller cannot see them: sock_pending() says
+ * so, and the loop takes them before it waits. */
+FAMILY_TEST(stream, relay_loop_with_poller_and_pipe, .timeout = 60)
+{
+    configs();
+    sock_t acceptor, c, s, d, e;
+    char port[8];
+    listener_on(&acceptor, host, port);
+    client_connect(&c, host, port, 10000);
+    expect_ok(&acceptor, sock_accept(&acceptor, &s));
+    sock_close(&acceptor);
+    struct sender sd = {.c = &c, .len = 4u << 20};
+    pthread_t t = spawn(sender_main, &sd);
+    expect_ok(&s, sock_set_timeout(&s, 10000));
+    expect_ok(&s, sock_tls_accept(&s, scfg));
+    expect_ok(&s, sock_set_nonblocking(&s, 1));
+    pair_on(host, &d, &e);
+    struct drain dr = {.s = &e, .chunk = 1 << 16};
+    pthread_t rt = spawn(drain_thread, &dr);
+    sock_poller_t *p;
+    cr_assert_eq(sock_poller_open(&p), 0);
+    cr_assert_eq(sock_poller_add(p, &s, SOCK_READABLE, &s), 0);
+    sock_pipe_t pipe;
+    cr_assert_eq(sock_pipe_open(&pipe), 0);
+    int ended = 0, took_pending = 0;
+    for (int rounds = 0; !ended && rounds < 1000000; rounds++) {
+        if (sock_pending(&s) == 0) {
+            sock_event_t ev[4];
+            cr_assert_geq(sock_poller_wait(p, ev, 4, 10000), 1, "no event within 10 s");
+        } else {
+            took_pending++;
+        }
+        ssize_t n = sock_pipe_fill(&pipe, &s, 1000);
+        if (n == 0)
+            ended = 1;
+        else
+            cr_assert(n > 0 || n == -EAGAIN, "fill: %zd %s", n, sock_error(&s));
+        while (sock_pipe_held(&pipe) > 0)
+            cr_assert_gt(sock_pipe_drain(&pipe, &d), 0, "%s", sock_error(&d));
+    }
+    cr_assert(ended);
+    cr_assert_gt(took_pending, 0, "never had bytes inside the layer: the case is not tested");
+    expect_ok(&d, sock_shutdown(&d, SOCK_SHUT_WRITE));
+    join_within(rt, 20000);
+    join_within(t, 20000);
+    cr_assert_eq(sd.rc, 0, "client: %s", sock_error(&c));
+    cr_assert_eq(dr.total, 4u << 20);
+    cr_assert_eq(dr.first_bad, SIZE_MAX, "bad byte at %zu", dr.first_bad);
+    sock_pipe_close(&pipe);
+    sock_poller_close(p);
+    sock_close(&c), sock_close(&s), sock_close(&d), sock_close(&e);
+    configs_free();
+}
