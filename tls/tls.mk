@@ -72,3 +72,13 @@ install-tls: tls-lib
 uninstall-tls:
 	rm -f $(DESTDIR)$(INCDIR)/sock_tls.h $(DESTDIR)$(LIBDIR)/libsock-tls.a \
 	      $(DESTDIR)$(LIBDIR)/libsock-tls.so* $(DESTDIR)$(LIBDIR)/pkgconfig/sock-tls.pc
+
+# Part 5 of `make bench` (bench/run.py): libsock-tls against openssl and
+# socat (tls/bench/main.c).
+TLS_BENCH := $(BUILD)/tls-bench
+ifneq ($(HAVE_OPENSSL),)
+bench: $(TLS_BENCH)
+endif
+
+$(TLS_BENCH): tls/bench/main.c $(TLS_STATIC) $(STATIC)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TLS_STATIC) $(STATIC) $(TLS_LDLIBS) $(LDLIBS)
