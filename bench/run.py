@@ -45,7 +45,7 @@ exit, also on failure or interruption.
 
 Knobs (environment): BENCH_ARGS (arguments for sock-bench, e.g. --quick),
 BENCH_MIB (transfer size, default 1024), BENCH_ROUNDS (rounds of every
-part but the library's; default 5 for the transfer, 3 for echo and relay),
+part but the library's; default 5 for the transfer and tls, 3 for echo and relay),
 BENCH_ECHO_SECONDS (per echo run, default 4), BENCH_WRK_SECONDS (per wrk
 run, default 5), BENCH_TLS_SECONDS (per handshake run, default 3),
 BENCH_ONLY (any of: lib transfer echo relay tls; default all),
@@ -1264,8 +1264,8 @@ backend target
             return
         say()
         say(f"   handshakes: {self.tls_seconds} s per run against one openssl s_server, "
-            f"{self.echo_rounds} rounds")
-        hs = self.rounds(["sock", "openssl"], self.echo_rounds,
+            f"{self.transfer_rounds} rounds")
+        hs = self.rounds(["sock", "openssl"], self.transfer_rounds,
                          lambda t: getattr(self, "tls_handshakes_" + t)(port), "handshakes/s",
                          lambda v: f"{v:.0f}", warm_up=lambda t: getattr(self, "tls_handshakes_" + t)(port))
         self.stop(srv)

@@ -129,8 +129,9 @@ int sock_tls_config_set_insecure(sock_tls_config_t *cfg, int on);
  * completes inside the call, within the socket's timeout (sock_set_timeout;
  * -ETIMEDOUT when the peer does not answer in time), and a
  * sock_shutdown(SOCK_SHUT_READ) from another thread ends it with
- * SOCK_ECLOSED.  Returns 0, SOCK_ETLS (the reason in sock_error()),
- * SOCK_ETRUNCATED or -ECONNRESET (the peer cut the handshake), -ETIMEDOUT,
+ * SOCK_ECLOSED.  Returns 0, SOCK_ETLS (the reason in sock_error(), also
+ * for a peer that closed the connection during the handshake),
+ * -ECONNRESET or -EPIPE (the peer reset it), -ETIMEDOUT, SOCK_ECLOSED,
  * -EINVAL (bad arguments), -EALREADY (s already has TLS), -ENOTCONN, -ENOMEM,
  * or in non-blocking mode -EAGAIN: see sock_tls_handshake(). */
 int sock_tls_connect(sock_t *s, const sock_tls_config_t *cfg, const char *server_name);
