@@ -79,10 +79,13 @@ static int drive(sock_t *s, struct tls__conn *c)
         return 0;
     char byte;
     ssize_t n = sock_recv(s, &byte, 1);
+    /* A send of another thread may step the handshake too (non-blocking
+     * mode): read its state under the lock. */
     pthread_mutex_lock(&c->lock);
     c->driving = 0;
+    enum tls__state state = c->state;
     pthread_mutex_unlock(&c->lock);
-    if (n == -EAGAIN && c->state == TLS__HANDSHAKE)
+    if (n == -EAGAIN && state == TLS__HANDSHAKE)
         return -EAGAIN;
     return finish(s, c, (int)n);
 }
