@@ -41,6 +41,14 @@ tls-lib: $(TLS_STATIC) $(TLS_SHARED) $(BUILD)/sock-tls.pc
 no-openssl:
 	@echo "note: OpenSSL's headers (libssl-dev) are not installed, libsock-tls not built (make test installs them)"
 
+# The headers each of these objects includes (-MMD), as the Makefile does
+# for its own: a .d named as a target, so that an object without one is
+# rebuilt, and included, since the Makefile's own search stops at two
+# levels (build/tests/tls/ and build/pic/tls/ are three).
+TLS_DEPFILES := $(patsubst %.o,%.d,$(TLS_OBJ) $(TLS_PIC_OBJ) $(TLST_OBJ))
+$(TLS_DEPFILES):
+-include $(wildcard $(TLS_DEPFILES))
+
 $(TLS_STATIC): $(TLS_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
