@@ -375,6 +375,7 @@ uninstall-trace:
 	-rmdir $(DESTDIR)$(LIBDIR)/sock 2>/dev/null
 
 include tests/fuzz/fuzz.mk
+include tls/tls.mk
 
 # The headers each object includes, as recorded by -MMD (the programs
 # linked straight from one source, examples and peers, have theirs too).

@@ -26,6 +26,15 @@
      Python's socket.create_connection (none: it waits out the IPv6
      attempt, bounded here by a timeout of BENCH_REACH_PY_TIMEOUT_MS, default
      2000, per address).  Medians and ratios, no target.
+  6. TLS (libsock-tls, BUILD/tls-bench): BENCH_MIB MiB through one TLS
+     connection, tls-bench send -> tls-bench serve, against openssl
+     s_client -> s_server and socat OPENSSL -> socat OPENSSL-LISTEN; then
+     full handshakes per second of tls-bench against openssl s_time -new,
+     both against the same openssl s_server.  Every client verifies the
+     server (a CA and a certificate for localhost made with openssl for the
+     run, EC P-256); every side uses OpenSSL 3's defaults, so the same
+     cipher (the one negotiated is printed).  Targets: throughput
+     sock/openssl >= 0.95, sock/socat >= 1.5; handshakes sock/s_time >= 0.95.
 
 Each comparison runs its contenders in turns (rotating who goes first) for
 several rounds, after one untimed warm-up run of each, and reports medians
@@ -45,9 +54,10 @@ exit, also on failure or interruption.
 
 Knobs (environment): BENCH_ARGS (arguments for sock-bench, e.g. --quick),
 BENCH_MIB (transfer size, default 1024), BENCH_ROUNDS (rounds of every
-part but the library's; default 5 for the transfer, 3 for echo and relay),
+part but the library's; default 5 for the transfer and tls, 3 for echo and relay),
 BENCH_ECHO_SECONDS (per echo run, default 4), BENCH_WRK_SECONDS (per wrk
-run, default 5), BENCH_ONLY (any of: lib transfer echo relay; default all),
+run, default 5), BENCH_TLS_SECONDS (per handshake run, default 3),
+BENCH_ONLY (any of: lib transfer echo relay reach tls; default all),
 BENCH_WATCHDOG (seconds for the whole run, default 1500), BENCH_REACH_ROUNDS
 (connects per contender in part 5, default 7).
 """
@@ -65,7 +75,7 @@ import tempfile
 import time
 
 HOST = "127.0.0.1"
-PARTS = ("lib", "transfer", "echo", "relay", "reach")
+PARTS = ("lib", "transfer", "echo", "relay", "reach", "tls")
 # wrk's load, fixed by the issue so that every path sees the same clients.
 WRK_CLIENTS, WRK_THREADS = 16, 2
 # The small static file nginx serves: one page, as small sites serve them.
@@ -177,6 +187,8 @@ class Runner:
         self.sock = os.path.join(build, "sock")
         self.raw_echo = os.path.join(build, "bench-peers", "raw_epoll_echo")
         self.zerocopy = os.path.join(build, "bench-peers", "zerocopy")
+        self.tls_bench = os.path.join(build, "tls-bench")
+        self.tls_seconds = env_int("BENCH_TLS_SECONDS", 3, high=3600)
         self.mib = env_int("BENCH_MIB", 1024, high=65536)
         rounds = env_int("BENCH_ROUNDS", 0, low=0, high=1000)
         self.transfer_rounds = rounds or 5
@@ -324,13 +336,13 @@ class Runner:
             time.sleep(0.05)
         raise Failed(f"not listening on port {port} within {limit:.0f} s: {tail(log)}")
 
-    def start_on_free_port(self, name, make_args, log, tries=5):
+    def start_on_free_port(self, name, make_args, log, tries=5, stdin=None):
         """Start a server that needs a port of its own choosing, trying
         another port when the first was taken in between."""
         last = ""
         for _ in range(tries):
             port = free_port()
-            proc = self.start(make_args(port), log)
+            proc = self.start(make_args(port), log, stdin=stdin)
             try:
                 self.wait_listening(port, proc, log)
                 return proc, port
@@ -1136,6 +1148,191 @@ backend target
             say(f"   FAILED: exit status {out.returncode}")
             self.status = 1
         self.flush_machine()
+    # ------------------------------------------------------------ 5. tls
+
+    def tls_certs(self):
+        """A CA and a server certificate for localhost and 127.0.0.1 (EC
+        P-256), made with openssl for this run; returns (ca, cert, key)."""
+        d = self.path("tls")
+        os.makedirs(d, exist_ok=True)
+        ca, ca_key = os.path.join(d, "ca.pem"), os.path.join(d, "ca.key")
+        cert, key = os.path.join(d, "server.pem"), os.path.join(d, "server.key")
+        csr, ext = os.path.join(d, "server.csr"), os.path.join(d, "ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        steps = [["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-subj", "/CN=bench CA",
+                  "-days", "2"],
+                 ["openssl", "req", "-new", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+                 ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                  "-days", "2", "-extfile", ext, "-out", cert]]
+        for args in steps:
+            if self.run_bounded(args, 30, log=self.path("tls-certs.log")) != 0:
+                raise Failed(f"could not make the certificates: {tail(self.path('tls-certs.log'))}")
+        return ca, cert, key
+
+    def tls_received(self, name, rcv, send_args, stdin=None):
+        """Time SEND_ARGS until the receiver RCV has its whole stream and
+        exits; returns the seconds."""
+        log = self.path(f"tls-{name}-send.log")
+        t0 = time.monotonic()
+        rc = self.run_bounded(send_args, 300, stdin=stdin, log=log)
+        try:
+            rrc = rcv.wait(60)
+        except subprocess.TimeoutExpired:
+            rrc = None
+        t1 = time.monotonic()
+        self.stop(rcv)
+        if rc != 0 or rrc != 0:
+            raise Failed(f"{name}: transfer failed: sender exit {rc}, receiver exit {rrc}: {tail(log)}")
+        return t1 - t0
+
+    def tls_transfer_sock(self):
+        ca, cert, key = self.tls_files
+        log = self.path("tls-sock-serve.log")
+        rcv = self.start([self.tls_bench, "serve", cert, key, "1"], log)
+        port = self.port_of(log, rcv)
+        return self.tls_received("sock", rcv, [self.tls_bench, "send", str(port), ca, str(self.mib)])
+
+    def tls_transfer_openssl(self):
+        # s_server prints the port it was given only without -quiet, and
+        # then it copies every byte it receives to its output too.  Its
+        # standard input must stay open (a pipe): at its end s_server ends
+        # the connection, -quiet or not.
+        ca, cert, key = self.tls_files
+        rcv, port = self.start_on_free_port(
+            "openssl s_server", lambda p: ["openssl", "s_server", "-accept", f"{HOST}:{p}", "-cert", cert,
+                                           "-key", key, "-naccept", "1", "-quiet"],
+            self.path("tls-openssl-serve.log"), stdin=subprocess.PIPE)
+        # -quiet implies -ign_eof; -no_ign_eof (after it) ends at the
+        # file's end.
+        with open(self.src, "rb") as src:
+            return self.tls_received("openssl", rcv, [
+                "openssl", "s_client", "-connect", f"{HOST}:{port}", "-CAfile", ca, "-verify_return_error",
+                "-servername", "localhost", "-quiet", "-no_ign_eof"], stdin=src)
+
+    def tls_transfer_socat(self):
+        ca, cert, key = self.tls_files
+        log = self.path("tls-socat-serve.log")
+        rcv = self.start(["socat", "-d", "-d", "-u", f"OPENSSL-LISTEN:0,bind={HOST},cert={cert},key={key},"
+                          "verify=0", "OPEN:/dev/null"], log)
+        port = self.port_of(log, rcv)
+        return self.tls_received("socat", rcv, [
+            "socat", "-u", f"OPEN:{self.src}", f"OPENSSL:{HOST}:{port},cafile={ca},commonname=localhost"])
+
+    def tls_handshakes_sock(self, port):
+        ca = self.tls_files[0]
+        out = self.path("tls-sock-hs.out")
+        t0 = time.monotonic()
+        with open(out, "wb") as o:
+            rc = self.run_bounded([self.tls_bench, "handshakes", str(port), ca, str(self.tls_seconds)],
+                                  self.tls_seconds + 60, stdout=o, log=self.path("tls-sock-hs.log"))
+        t1 = time.monotonic()
+        m = re.search(r"(\d+) handshakes", tail(out))
+        if rc != 0 or not m:
+            raise Failed(f"tls-bench handshakes: exit {rc}: {tail(self.path('tls-sock-hs.log'))}")
+        return int(m.group(1)) / (t1 - t0)
+
+    def tls_handshakes_openssl(self, port):
+        ca = self.tls_files[0]
+        out = self.path("tls-openssl-hs.out")
+        t0 = time.monotonic()
+        with open(out, "wb") as o:
+            # -verify: s_time checks the chain too (it reports, not refuses).
+            rc = self.run_bounded(["openssl", "s_time", "-connect", f"{HOST}:{port}", "-new", "-time",
+                                   str(self.tls_seconds), "-CAfile", ca, "-verify", "2"],
+                                  self.tls_seconds + 60, stdout=o, log=self.path("tls-openssl-hs.log"))
+        t1 = time.monotonic()
+        m = re.search(r"(\d+) connections in [\d.]+s", tail(out, 20))
+        if rc != 0 or not m:
+            raise Failed(f"openssl s_time: exit {rc}: {tail(out)} {tail(self.path('tls-openssl-hs.log'))}")
+        return int(m.group(1)) / (t1 - t0)
+
+    def part_tls(self):
+        mib = self.mib
+        say(f"== 6. TLS over {HOST}: {mib} MiB through one connection (tls-bench vs openssl "
+            f"s_client/s_server vs socat OPENSSL), handshakes per second (tls-bench vs openssl s_time)")
+        if not os.access(self.tls_bench, os.X_OK):
+            say(f"   skipped: {self.tls_bench} is not built (libssl-dev missing?)")
+            self.note("tls: skipped (tls-bench not built)")
+            say()
+            return
+        if not which("openssl"):
+            say("   skipped: openssl not installed (apt-get install openssl)")
+            self.note("tls: skipped (no openssl)")
+            say()
+            return
+        try:
+            self.tls_files = self.tls_certs()
+        except Failed as e:
+            say(f"   {e}")
+            self.status = 1
+            return
+        tools = ["sock", "openssl"] + (["socat"] if which("socat") else [])
+        if "socat" not in tools:
+            say("   socat: skipped: socat not installed (apt-get install socat)")
+        if not self.make_source():
+            return
+        say(f"   one untimed warm-up run of each, then {self.transfer_rounds} rounds, order rotating")
+        per_round = self.rounds(tools, self.transfer_rounds,
+                                lambda t: mib / getattr(self, "tls_transfer_" + t)(), "MiB/s",
+                                lambda v: f"{v:.0f}", warm_up=lambda t: getattr(self, "tls_transfer_" + t)())
+        try:
+            with open(self.path("tls-sock-send.log"), errors="replace") as f:
+                cipher = f.read().split("tls-bench: ")[-1].strip()
+            say(f"   negotiated by tls-bench: {cipher}")
+        except OSError:
+            pass
+        if any(v is None for v in per_round["sock"]):
+            self.status = 1
+        figures = {}
+        say()
+        say("   tool     MiB/s (median, wall clock)")
+        for t in tools:
+            done = [v for v in per_round[t] if v is not None]
+            if done:
+                figures[t] = mib / median([mib / v for v in done])
+                say(f"   {t:<8} {figures[t]:8.1f}")
+                self.machine(f"bench: tls-bulk tool={t} mib={mib} rounds={self.transfer_rounds} "
+                             f"mibps={figures[t]:.1f}")
+        self.drop_source()
+        if "sock" in figures:
+            self.judge("tls-bulk", [("openssl", ">=", 0.95), ("socat", ">=", 1.5)], figures, per_round)
+        else:
+            self.note("tls-bulk: no sock figure (see part 6)")
+        # Handshakes: both clients against the same openssl s_server.
+        ca, cert, key = self.tls_files
+        try:
+            srv, port = self.start_on_free_port(
+                "openssl s_server", lambda p: ["openssl", "s_server", "-accept", f"{HOST}:{p}", "-cert", cert,
+                                               "-key", key, "-quiet"], self.path("tls-hs-serve.log"),
+                stdin=subprocess.PIPE)
+        except Failed as e:
+            say(f"   {e}")
+            self.status = 1
+            self.flush_machine()
+            return
+        say()
+        say(f"   handshakes: {self.tls_seconds} s per run against one openssl s_server, "
+            f"{self.transfer_rounds} rounds")
+        hs = self.rounds(["sock", "openssl"], self.transfer_rounds,
+                         lambda t: getattr(self, "tls_handshakes_" + t)(port), "handshakes/s",
+                         lambda v: f"{v:.0f}", warm_up=lambda t: getattr(self, "tls_handshakes_" + t)(port))
+        self.stop(srv)
+        hfig = {}
+        for t in ("sock", "openssl"):
+            done = [v for v in hs[t] if v is not None]
+            if done:
+                hfig[t] = median(done)
+                say(f"   {t:<8} {hfig[t]:8.1f} handshakes/s")
+                self.machine(f"bench: tls-handshakes tool={t} seconds={self.tls_seconds} per_s={hfig[t]:.1f}")
+        if "sock" in hfig:
+            self.judge("tls-handshakes", [("openssl", ">=", 0.95)], hfig, hs)
+        else:
+            self.status = 1
+            self.note("tls-handshakes: no sock figure (see part 6)")
+        self.flush_machine()
+        say()
 
     # ------------------------------------------------------------ main
 
