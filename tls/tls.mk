@@ -8,7 +8,7 @@
 # Makefile's own pattern rules, so the variant builds (ASan, clang, ...)
 # cover them too.
 
-TLS_VERSION := 0.1.0
+TLS_VERSION := $(VERSION)
 TLS_SONAME  := libsock-tls.so.0
 TLS_LDLIBS  := -lssl -lcrypto
 

@@ -161,9 +161,10 @@ Test(packages, build_lint_unpack_and_use, .init = make_tmp, .fini = remove_tmp, 
                      "DEB_DIR=%s/deb",
                      tmp),
                  0, "make deb failed:\n%s", log_tail());
-    const char *pkgs[] = {"libsock0", "libsock-dev", "sock"};
-    char debs[3][512];
-    for (int i = 0; i < 3; i++) {
+    const char *pkgs[] = {"libsock0", "libsock-dev", "sock", "libsock-tls0", "libsock-tls-dev"};
+    enum { NPKG = sizeof pkgs / sizeof pkgs[0] };
+    char debs[NPKG][512];
+    for (int i = 0; i < NPKG; i++) {
         char pattern[256];
         snprintf(pattern, sizeof pattern, "%s/deb/%s_%s_*.deb", tmp, pkgs[i], version);
         cr_assert(glob_one(debs[i], sizeof debs[i], pattern), "no %s", pattern);
@@ -176,7 +177,7 @@ Test(packages, build_lint_unpack_and_use, .init = make_tmp, .fini = remove_tmp, 
                  "lintian has something to say:\n%s", log_tail());
 
     /* Unpacked into a root of our own. */
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NPKG; i++)
         cr_assert_eq(run("dpkg-deb -x '%s' '%s'", debs[i], root), 0, "dpkg-deb -x %s failed",
                      debs[i]);
     char so[512];
@@ -187,6 +188,11 @@ Test(packages, build_lint_unpack_and_use, .init = make_tmp, .fini = remove_tmp, 
     cr_expect(exists("%s/libsock.a", libdir));
     cr_expect(exists("%s/libsock.so", libdir), "libsock-dev has no libsock.so link");
     cr_expect(exists("%s/pkgconfig/sock.pc", libdir));
+    /* The TLS library's pair. */
+    cr_expect(exists("%s/usr/include/sock_tls.h", root));
+    cr_expect(exists("%s/libsock-tls.so.0", libdir), "no libsock-tls.so.0 in libsock-tls0");
+    cr_expect(exists("%s/libsock-tls.a", libdir));
+    cr_expect(exists("%s/pkgconfig/sock-tls.pc", libdir));
     cr_expect(exists("%s/cmake/sock/sockConfig.cmake", libdir));
     cr_expect(exists("%s/usr/share/man/man1/sock.1.gz", root));
     cr_expect(exists("%s/usr/share/man/man3/sock.3.gz", root));
