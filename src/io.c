@@ -97,6 +97,10 @@ static ssize_t transport_some(sock_t *s, char *buf, size_t len, int64_t deadline
         }
         if (n == -EPIPE && sending && (sock__flags(s) & SOCK__SHUT_WR))
             return SOCK_ECLOSED;
+        /* Our own read shutdown woke a receive inside the layer: whatever
+         * the layer makes of it, the caller asked for it. */
+        if (!sending && (sock__flags(s) & SOCK__SHUT_RD))
+            return SOCK_ECLOSED;
         return n;
     }
 }
