@@ -407,28 +407,31 @@ static int steps_setup(struct ctx *x)
     return 0;
 }
 
+/* One message of the script: side `from` sends text on its connection
+ * (the client's cli, the server's srv) and the other side receives exactly
+ * it.  0, or -1 if a call failed. */
+static int exchange(struct ctx *x, int from, const char *text)
+{
+    int to = from == DEMO_CLIENT ? DEMO_SERVER : DEMO_CLIENT;
+    struct demo_cmd c = cmd(OP_SEND, from == DEMO_CLIENT ? 0 : 1);
+    snprintf(c.data, sizeof c.data, "%s", text);
+    if (call(x, from, &c, 0, NULL))
+        return -1;
+    c = cmd(OP_RECV, to == DEMO_CLIENT ? 0 : 1);
+    c.n = (long)strlen(text);
+    return call(x, to, &c, 0, NULL);
+}
+
 static int steps_orderly(struct ctx *x)
 {
     struct demo_cmd c;
 
     step_begin(x, "5a", T_S5A, T_S5A_NOTE);
-    c = cmd(OP_SEND, 0);
-    snprintf(c.data, sizeof c.data, "%s", request);
-    if (call(x, DEMO_CLIENT, &c, 0, NULL))
-        return -1;
-    c = cmd(OP_RECV, 1);
-    c.n = (long)strlen(request);
-    if (call(x, DEMO_SERVER, &c, 0, NULL) || step_end(x))
+    if (exchange(x, DEMO_CLIENT, request) || step_end(x))
         return -1;
 
     step_begin(x, "5b", T_S5B, T_S5B_NOTE);
-    c = cmd(OP_SEND, 1);
-    snprintf(c.data, sizeof c.data, "%s", reply);
-    if (call(x, DEMO_SERVER, &c, 0, NULL))
-        return -1;
-    c = cmd(OP_RECV, 0);
-    c.n = (long)strlen(reply);
-    if (call(x, DEMO_CLIENT, &c, 0, NULL) || step_end(x))
+    if (exchange(x, DEMO_SERVER, reply) || step_end(x))
         return -1;
 
     step_begin(x, "6a", T_S6A, T_S6A_NOTE);
