@@ -54,6 +54,7 @@ struct run {
     const unsigned char *stream;
     size_t len, consumed; /* bytes of the stream accounted for */
     size_t skip;          /* bytes of a refused message still to skip */
+    unsigned char body[256]; /* read_msg's out, kept across calls */
     int ended;
 };
 
@@ -111,7 +112,9 @@ static int step(struct run *u)
         return rc == SOCK_EOF ? (u->consumed = u->len, rc) : rc;
     }
     size_t plen = prefix_len[u->prefix];
-    unsigned char body[256];
+    /* The same out on every call: a message longer than the reader's
+     * buffer resumes into it after -EAGAIN (sock.h). */
+    unsigned char *body = u->body;
     rc = sock_read_msg(&u->r, prefixes[u->prefix], body, u->max, &len);
     if (rc == -EAGAIN)
         return rc;
