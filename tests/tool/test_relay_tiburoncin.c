@@ -536,6 +536,60 @@ Test(relay_tiburoncin, frame_flags_a_length_in_the_wrong_order, .timeout = 30)
     free(rest);
 }
 
+/* Lines and u8 lengths, each split across reads by --max-chunk 3: every
+ * message is told whole, with the reads it took. */
+static void frame_case(const char *frame, const char *bytes, size_t n, const char *want1,
+                       const char *want2)
+{
+    struct ends e;
+    const char *opts[] = {"--frame", frame, "--max-chunk", "3", NULL};
+    relay_ends(&e, opts);
+    cr_assert_eq(sock_send_all(&e.cli, bytes, n, NULL), 0);
+    char buf[64];
+    cr_assert_eq(sock_recv_all(&e.srv, buf, n, NULL), 0);
+    cr_expect_eq(memcmp(buf, bytes, n), 0);
+    ends_close(&e);
+    char *shown = proc_read_all(e.relay.out, NULL, 10000);
+    cr_assert_not_null(shown);
+    proc_wait(&e.relay, 10000);
+    cr_expect(strstr(shown, want1) && strstr(shown, want2), "--frame %s:\n%s", frame, shown);
+    free(shown);
+}
+
+Test(relay_tiburoncin, frame_line_and_u8, .timeout = 30)
+{
+    frame_case("line", "GET /\nHost: a\n", 14, "c>s message 1: 6 bytes, across 2 reads",
+               "c>s message 2: 8 bytes, across 3 reads");
+    frame_case("u8", "\005hello\003abc", 10, "c>s message 1: 6 bytes (u8 length 5), across 2 reads",
+               "c>s message 2: 4 bytes (u8 length 3), across 2 reads");
+}
+
+/* --sockbuf SND:RCV reaches both of the relay's sockets: the kernel shows
+ * them (doubled, as it keeps room for its own bookkeeping) in ss's skmem. */
+Test(relay_tiburoncin, sockbuf_sets_both_sockets, .timeout = 30)
+{
+    if (!have_command("ss"))
+        cr_skip_test("ss (iproute2) is not installed");
+    struct ends e;
+    const char *opts[] = {"-q", "--sockbuf", "32768:40000", NULL};
+    relay_ends(&e, opts);
+    cr_assert_eq(sock_send_all(&e.cli, "x", 1, NULL), 0);
+    char b;
+    cr_assert_eq(sock_recv_all(&e.srv, &b, 1, NULL), 0);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "ss -tmnp | grep -A1 'pid=%d,' | grep -c 'rb80000,t0,tb65536'",
+             (int)e.relay.pid);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    int count = -1;
+    cr_assert_eq(fscanf(f, "%d", &count), 1);
+    pclose(f);
+    cr_expect_eq(count, 2, "the relay's two sockets with SO_SNDBUF 32768 and SO_RCVBUF 40000: %d",
+                 count);
+    ends_close(&e);
+    proc_wait(&e.relay, 10000);
+}
+
 /* ---------------------------------------------------------------- faults */
 
 Test(relay_tiburoncin, reset_after_n_bytes_resets_both_sides, .timeout = 30)
