@@ -86,28 +86,33 @@ void trace_diag_send(int fd, const struct iovec *iov, int iovcnt, size_t total, 
     struct found f = {0};
     if (!st || total == 0)
         return;
+    /* The common case, a send that moved everything with nothing pending,
+     * changes nothing: no lock.  pend_left only changes under the lock, and
+     * only a second thread sending at once (itself a mistake) could race. */
+    if (n >= 0 && (size_t)n == total && __atomic_load_n(&st->pend_left, __ATOMIC_RELAXED) == 0)
+        return;
     pthread_mutex_lock(&trace_lock);
     int continuing = 0;
     if (st->pend_left > 0) {
         if (n < 0 && !is_retry(err)) {
             /* The connection broke: another story than a lost tail. */
-            st->pend_left = 0;
+            __atomic_store_n(&st->pend_left, 0, __ATOMIC_RELAXED);
         } else if (continues(st, iov, iovcnt, total)) {
             continuing = 1;
         } else {
             if (!st->reported[DG_PARTIAL_SEND]++)
                 found_add(&f, DG_PARTIAL_SEND, DG_AT_SEND, st->pend_asked,
                           st->pend_asked - st->pend_left, 0);
-            st->pend_left = 0;
+            __atomic_store_n(&st->pend_left, 0, __ATOMIC_RELAXED);
         }
     }
     if (n >= 0 && (size_t)n < total) {
         if (!continuing)
             st->pend_asked = (int64_t)total;
-        st->pend_left = (int64_t)(total - (size_t)n);
+        __atomic_store_n(&st->pend_left, (int64_t)(total - (size_t)n), __ATOMIC_RELAXED);
         keep_tail(st, iov, iovcnt, (size_t)n);
     } else if (n >= 0) {
-        st->pend_left = 0;
+        __atomic_store_n(&st->pend_left, 0, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&trace_lock);
     found_emit(&f, fd);

@@ -5,7 +5,11 @@
  * keeps its return value and errno, and only then looks at what happened:
  * the descriptor's TCP state (TCP_INFO), its addresses, the data, and the
  * checks of diagnose.c.  Descriptors that are not TCP sockets go straight
- * through.  Calls that only say "would block" (EAGAIN on a non-blocking
+ * through.  A data step that moved its bytes is kept cheap, as it is most
+ * of a run: no TCP_INFO, no addresses, no lock, its record held back in the
+ * thread's batch (report.c); the calls that may wait for long (accept,
+ * connect, a recv with nothing to read, poll, sleep, wait ...) send the
+ * batch first, so that the story is current whenever the program waits.  Calls that only say "would block" (EAGAIN on a non-blocking
  * socket) are checked but not recorded: a poll loop would drown the story.
  */
 #include "trace.h"
@@ -20,7 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -52,6 +63,22 @@ int (*trace_real_getsockopt)(int, int, int, void *, socklen_t *);
 static int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *,
                                struct addrinfo **);
 static pid_t (*real_fork)(void);
+static void (*real__exit)(int);
+static void (*real__Exit)(int);
+static int (*real_poll)(struct pollfd *, nfds_t, int);
+static int (*real_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+static int (*real_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+static int (*real_pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+                           const sigset_t *);
+static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
+static int (*real_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+static int (*real_nanosleep)(const struct timespec *, struct timespec *);
+static int (*real_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
+static unsigned (*real_sleep)(unsigned);
+static int (*real_usleep)(useconds_t);
+static int (*real_pause)(void);
+static pid_t (*real_wait)(int *);
+static pid_t (*real_waitpid)(pid_t, int *, int);
 static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_dup2)(int, int);
 static int (*real_dup3)(int, int, int);
@@ -72,6 +99,11 @@ static void init(void)
     RESOLVE(writev); RESOLVE(recv); RESOLVE(recvfrom); RESOLVE(recvmsg); RESOLVE(read);
     RESOLVE(readv); RESOLVE(shutdown); RESOLVE(close); RESOLVE(setsockopt);
     RESOLVE(getaddrinfo); RESOLVE(fork); RESOLVE(execve); RESOLVE(dup2); RESOLVE(dup3);
+    RESOLVE(_exit); RESOLVE(_Exit); RESOLVE(poll); RESOLVE(ppoll); RESOLVE(select);
+    RESOLVE(pselect); RESOLVE(epoll_wait); RESOLVE(epoll_pwait); RESOLVE(nanosleep);
+    RESOLVE(clock_nanosleep); RESOLVE(sleep); RESOLVE(usleep); RESOLVE(pause); RESOLVE(wait);
+    RESOLVE(waitpid);
+    trace_report_init();
     *(void **)&trace_real_send = dlsym(RTLD_NEXT, "send");
     *(void **)&trace_real_getsockopt = dlsym(RTLD_NEXT, "getsockopt");
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
@@ -232,6 +264,7 @@ static int accept_common(const char *call, int fd, struct sockaddr *addr, sockle
     INIT();
     if (!trace_is_tcp(fd))
         return four ? real_accept4(fd, addr, len, flags) : real_accept(fd, addr, len);
+    trace_flush();
     trace_diag_enter(fd, IO_ACCEPT);
     int nfd = four ? real_accept4(fd, addr, len, flags) : real_accept(fd, addr, len);
     int err = errno;
@@ -268,6 +301,7 @@ EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags)
 EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
     INIT();
+    trace_flush();
     int rc = real_connect(fd, SA(addr), len);
     int err = errno;
     if (!trace_is_tcp(fd))
@@ -293,24 +327,37 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
     return n;
 }
 
+/* The record of a data step.  A plain one (every byte asked for moved, or
+ * some bytes received) is held back without TCP_INFO; an end of stream, a
+ * failure or a partial send carries the socket's state and goes at once. */
+static void data_record(int op, int fd, const char *call, const struct iovec *iov, int iovcnt,
+                        size_t total, int flags, ssize_t n, int err)
+{
+    struct trace_rec r;
+    trace_rec_init(&r, op, fd);
+    set_call(&r, call);
+    rec_result(&r, n, err);
+    r.asked = (int64_t)total;
+    r.flags = flags;
+    if (n > 0)
+        trace_rec_data(&r, iov, iovcnt, (size_t)n);
+    int plain = n > 0 && (op == TR_RECV || (size_t)n == total);
+    if (plain) {
+        trace_emit_data(&r);
+    } else {
+        trace_rec_sockinfo(&r, fd, 0);
+        trace_emit(&r);
+    }
+}
+
 /* After a send of any kind: the checks, then the record. */
 static void sent(int fd, const char *call, const struct iovec *iov, int iovcnt, int flags,
                  ssize_t n, int err)
 {
     size_t total = iov_total(iov, iovcnt);
     trace_diag_send(fd, iov, iovcnt, total, n, err);
-    if (would_block(n, err))
-        return;
-    struct trace_rec r;
-    trace_rec_init(&r, TR_SEND, fd);
-    set_call(&r, call);
-    rec_result(&r, n, err);
-    r.asked = (int64_t)total;
-    r.flags = flags;
-    trace_rec_sockinfo(&r, fd, 0);
-    if (n > 0)
-        trace_rec_data(&r, iov, iovcnt, (size_t)n);
-    trace_emit(&r);
+    if (!would_block(n, err))
+        data_record(TR_SEND, fd, call, iov, iovcnt, total, flags, n, err);
 }
 
 static void received(int fd, const char *call, const struct iovec *iov, int iovcnt, int flags,
@@ -318,18 +365,8 @@ static void received(int fd, const char *call, const struct iovec *iov, int iovc
 {
     size_t total = iov_total(iov, iovcnt);
     trace_diag_recv(fd, total, n);
-    if (would_block(n, err))
-        return;
-    struct trace_rec r;
-    trace_rec_init(&r, TR_RECV, fd);
-    set_call(&r, call);
-    rec_result(&r, n, err);
-    r.asked = (int64_t)total;
-    r.flags = flags;
-    trace_rec_sockinfo(&r, fd, 0);
-    if (n > 0)
-        trace_rec_data(&r, iov, iovcnt, (size_t)n);
-    trace_emit(&r);
+    if (!would_block(n, err))
+        data_record(TR_RECV, fd, call, iov, iovcnt, total, flags, n, err);
 }
 
 EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -407,19 +444,85 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     return n;
 }
 
+/* One of the receiving calls, with its arguments. */
+enum rkind { RK_RECV, RK_RECVFROM, RK_RECVMSG, RK_READ, RK_READV };
+struct rcall {
+    enum rkind kind;
+    const char *name;
+    int fd, flags;
+    void *buf;
+    size_t len;
+    struct sockaddr *from;
+    socklen_t *fromlen;
+    struct msghdr *msg;
+    const struct iovec *iov;
+    int iovcnt;
+};
+
+/* Make the call; with dontwait, as a try that must not wait (read and
+ * readv become recv and recvmsg, the same on a TCP socket). */
+static ssize_t rcall_do(const struct rcall *c, int dontwait)
+{
+    int f = c->flags | (dontwait ? MSG_DONTWAIT : 0);
+    struct msghdr m = {.msg_iov = (struct iovec *)c->iov, .msg_iovlen = (size_t)c->iovcnt};
+    switch (c->kind) {
+    case RK_RECV:
+        return real_recv(c->fd, c->buf, c->len, f);
+    case RK_RECVFROM:
+        return real_recvfrom(c->fd, c->buf, c->len, f, c->from, c->fromlen);
+    case RK_RECVMSG:
+        return real_recvmsg(c->fd, c->msg, f);
+    case RK_READ:
+        return dontwait ? real_recv(c->fd, c->buf, c->len, f) : real_read(c->fd, c->buf, c->len);
+    case RK_READV:
+        return dontwait ? real_recvmsg(c->fd, &m, f) : real_readv(c->fd, c->iov, c->iovcnt);
+    }
+    return -1;
+}
+
+/* A receiving call on a TCP socket.  With records held back, the data is
+ * first asked for without waiting: if it is there (bulk transfers), that
+ * was the call; if not, the records go out before the program waits.
+ * MSG_WAITALL is never tried that way (a try would return less). */
+static ssize_t recv_traced(const struct rcall *c)
+{
+    trace_diag_enter(c->fd, IO_RECV);
+    ssize_t n;
+    if (!trace_pending() || (c->flags & MSG_DONTWAIT)) {
+        n = rcall_do(c, 0);
+    } else if (c->flags & MSG_WAITALL) {
+        trace_flush();
+        n = rcall_do(c, 0);
+    } else {
+        n = rcall_do(c, 1);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            trace_flush();
+            n = rcall_do(c, 0);
+        }
+    }
+    int err = errno;
+    trace_diag_leave(c->fd, IO_RECV);
+    if (c->kind == RK_RECVMSG) {
+        received(c->fd, c->name, c->msg->msg_iov, (int)c->msg->msg_iovlen, c->flags, n, err);
+    } else if (c->kind == RK_READV) {
+        if (c->iovcnt >= 0)
+            received(c->fd, c->name, c->iov, c->iovcnt, 0, n, err);
+    } else {
+        struct iovec iov = {c->buf, c->len};
+        received(c->fd, c->name, &iov, 1, c->flags, n, err);
+    }
+    errno = err;
+    return n;
+}
+
 EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     INIT();
     if (!trace_is_tcp(fd))
         return real_recv(fd, buf, len, flags);
-    trace_diag_enter(fd, IO_RECV);
-    ssize_t n = real_recv(fd, buf, len, flags);
-    int err = errno;
-    trace_diag_leave(fd, IO_RECV);
-    struct iovec iov = {buf, len};
-    received(fd, "recv", &iov, 1, flags, n, err);
-    errno = err;
-    return n;
+    struct rcall c = {.kind = RK_RECV, .name = "recv", .fd = fd, .flags = flags, .buf = buf,
+                      .len = len};
+    return recv_traced(&c);
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG from,
@@ -428,14 +531,9 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG
     INIT();
     if (!trace_is_tcp(fd))
         return real_recvfrom(fd, buf, len, flags, SA(from), fromlen);
-    trace_diag_enter(fd, IO_RECV);
-    ssize_t n = real_recvfrom(fd, buf, len, flags, SA(from), fromlen);
-    int err = errno;
-    trace_diag_leave(fd, IO_RECV);
-    struct iovec iov = {buf, len};
-    received(fd, "recvfrom", &iov, 1, flags, n, err);
-    errno = err;
-    return n;
+    struct rcall c = {.kind = RK_RECVFROM, .name = "recvfrom", .fd = fd, .flags = flags,
+                      .buf = buf, .len = len, .from = SA(from), .fromlen = fromlen};
+    return recv_traced(&c);
 }
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -443,13 +541,9 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     INIT();
     if (!trace_is_tcp(fd) || !msg)
         return real_recvmsg(fd, msg, flags);
-    trace_diag_enter(fd, IO_RECV);
-    ssize_t n = real_recvmsg(fd, msg, flags);
-    int err = errno;
-    trace_diag_leave(fd, IO_RECV);
-    received(fd, "recvmsg", msg->msg_iov, (int)msg->msg_iovlen, flags, n, err);
-    errno = err;
-    return n;
+    struct rcall c = {.kind = RK_RECVMSG, .name = "recvmsg", .fd = fd, .flags = flags,
+                      .msg = msg};
+    return recv_traced(&c);
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t len)
@@ -457,14 +551,8 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
     INIT();
     if (!trace_is_tcp(fd))
         return real_read(fd, buf, len);
-    trace_diag_enter(fd, IO_RECV);
-    ssize_t n = real_read(fd, buf, len);
-    int err = errno;
-    trace_diag_leave(fd, IO_RECV);
-    struct iovec iov = {buf, len};
-    received(fd, "read", &iov, 1, 0, n, err);
-    errno = err;
-    return n;
+    struct rcall c = {.kind = RK_READ, .name = "read", .fd = fd, .buf = buf, .len = len};
+    return recv_traced(&c);
 }
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
@@ -472,15 +560,135 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     INIT();
     if (!trace_is_tcp(fd))
         return real_readv(fd, iov, iovcnt);
-    trace_diag_enter(fd, IO_RECV);
-    ssize_t n = real_readv(fd, iov, iovcnt);
-    int err = errno;
-    trace_diag_leave(fd, IO_RECV);
-    if (iovcnt >= 0)
-        received(fd, "readv", iov, iovcnt, 0, n, err);
-    errno = err;
-    return n;
+    struct rcall c = {.kind = RK_READV, .name = "readv", .fd = fd, .iov = iov,
+                      .iovcnt = iovcnt};
+    return recv_traced(&c);
 }
+
+/* ------------------------------------------------------ waiting calls */
+
+/* The calls that may wait for long send the records held back first (the
+ * story is then current while the program waits).  poll and epoll_wait are
+ * tried without waiting first, as a receive is: a loop that always finds
+ * something ready (a bulk transfer) never sends a batch early. */
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    INIT();
+    if (timeout != 0 && trace_pending()) {
+        int rc = real_poll(fds, n, 0);
+        if (rc != 0)
+            return rc;
+        trace_flush();
+    }
+    return real_poll(fds, n, timeout);
+}
+
+EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
+{
+    INIT();
+    if (timeout != 0 && trace_pending()) {
+        int rc = real_epoll_wait(ep, ev, max, 0);
+        if (rc != 0)
+            return rc;
+        trace_flush();
+    }
+    return real_epoll_wait(ep, ev, max, timeout);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
+{
+    INIT();
+    trace_flush();
+    return real_ppoll(fds, n, t, mask);
+}
+
+EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+    INIT();
+    trace_flush();
+    return real_select(n, r, w, e, t);
+}
+
+EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
+                   const sigset_t *mask)
+{
+    INIT();
+    trace_flush();
+    return real_pselect(n, r, w, e, t, mask);
+}
+
+EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
+                       const sigset_t *mask)
+{
+    INIT();
+    trace_flush();
+    return real_epoll_pwait(ep, ev, max, timeout, mask);
+}
+
+EXPORT int nanosleep(const struct timespec *t, struct timespec *rem)
+{
+    INIT();
+    trace_flush();
+    return real_nanosleep(t, rem);
+}
+
+EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *t,
+                           struct timespec *rem)
+{
+    INIT();
+    trace_flush();
+    return real_clock_nanosleep(clock, flags, t, rem);
+}
+
+EXPORT unsigned sleep(unsigned s)
+{
+    INIT();
+    trace_flush();
+    return real_sleep(s);
+}
+
+EXPORT int usleep(useconds_t us)
+{
+    INIT();
+    trace_flush();
+    return real_usleep(us);
+}
+
+EXPORT int pause(void)
+{
+    INIT();
+    trace_flush();
+    return real_pause();
+}
+
+EXPORT pid_t wait(int *status)
+{
+    INIT();
+    trace_flush();
+    return real_wait(status);
+}
+
+EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+    INIT();
+    trace_flush();
+    return real_waitpid(pid, status, options);
+}
+
+/* _exit runs no destructor: what the thread held goes out here. */
+static __attribute__((noreturn)) void exit_now(void (*real)(int), int status)
+{
+    INIT();
+    trace_flush();
+    if (real)
+        real(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+EXPORT void _exit(int status) { exit_now(real__exit, status); }
+EXPORT void _Exit(int status) { exit_now(real__Exit, status); }
 
 /* ------------------------------------------------------------- the end */
 
@@ -659,6 +867,7 @@ EXPORT pid_t fork(void)
 {
     INIT();
     int ppid = (int)getpid();
+    trace_flush();
     pid_t pid = real_fork();
     int err = errno;
     if (pid == 0) {
@@ -694,7 +903,7 @@ EXPORT int execve(const char *path, char *const argv[], char *const envp[])
     /* path may be NULL in a buggy program: execve then fails with EFAULT. */
     const char *p = path;
     snprintf(r.text, sizeof r.text, "%s", p ? p : "");
-    trace_emit(&r);
+    trace_emit(&r); /* after the records held back: exec loses the batch */
     return real_execve(path, argv, envp);
 }
 

@@ -94,4 +94,11 @@ struct trace_rec {
  * ndata). */
 #define TRACE_REC_SIZE(r) (offsetof(struct trace_rec, data) + (r)->ndata)
 
+/* One message may carry several records one after the other (a batch of
+ * data steps, then the step that sent it): each takes TRACE_REC_WIRE bytes,
+ * its size rounded up so that the next one starts aligned.  A message is
+ * never longer than TRACE_BATCH_MAX. */
+#define TRACE_REC_WIRE(r) ((TRACE_REC_SIZE(r) + 7u) & ~(size_t)7u)
+#define TRACE_BATCH_MAX 65536
+
 #endif

@@ -1,9 +1,17 @@
 /*
  * trace/report.c - records, filled in and sent to `sock trace`.
  *
- * A record is one SOCK_SEQPACKET message, sent with MSG_NOSIGNAL so that a
- * parent gone away can never raise SIGPIPE in the program; if the record
+ * Records go out as SOCK_SEQPACKET messages, sent with MSG_NOSIGNAL so that
+ * a parent gone away can never raise SIGPIPE in the program; if the record
  * socket fails, tracing stops quietly and the program runs on.
+ *
+ * A data step that moved its bytes (the bulk of any run) is not sent on its
+ * own: its record joins its thread's batch, and the batch goes out in one
+ * message with the next record that is sent at once (a lifecycle step, a
+ * failed or partial data step, a diagnosis), when it is nearly full, before
+ * the thread may wait for long (trace_flush from the wrappers of blocking
+ * calls), at fork, exec and exit.  So a data step costs no system call
+ * but the program's own; the records of one thread stay in order.
  */
 #include "trace.h"
 
@@ -11,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,12 +35,6 @@ int trace_tid(void)
     if (!cached_tid)
         cached_tid = (int)syscall(SYS_gettid);
     return cached_tid;
-}
-
-void trace_report_forked(void)
-{
-    cached_tid = 0;
-    cached_pid = 0;
 }
 
 static int trace_pid(void)
@@ -88,19 +91,131 @@ void trace_rec_data(struct trace_rec *r, const struct iovec *iov, int iovcnt, si
     r->ndata = (uint16_t)got;
 }
 
-void trace_emit(struct trace_rec *r)
+/* The records a thread holds back.  busy is set while the thread changes
+ * it, so that a wrapper called from a signal handler that interrupted it
+ * sends its record alone instead of corrupting the batch. */
+struct batch {
+    size_t len;
+    int busy;
+    uint8_t buf[TRACE_BATCH_MAX];
+};
+
+static __thread struct batch *my_batch;
+static pthread_key_t batch_key;
+static int batch_key_ok;
+
+/* Send len bytes as one message; on failure, stop tracing.  Keeps errno. */
+static void send_message(const void *buf, size_t len)
 {
     int fd = __atomic_load_n(&trace_out_fd, __ATOMIC_RELAXED);
-    if (fd < 0)
+    if (fd < 0 || len == 0)
         return;
     int saved = errno;
     ssize_t n;
     do
-        n = trace_real_send(fd, r, TRACE_REC_SIZE(r), MSG_NOSIGNAL);
+        n = trace_real_send(fd, buf, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         __atomic_store_n(&trace_out_fd, -1, __ATOMIC_RELAXED);
     errno = saved;
+}
+
+static void batch_send(struct batch *b)
+{
+    if (b->len) {
+        send_message(b->buf, b->len);
+        b->len = 0;
+    }
+}
+
+/* A thread ends: what it held goes out, and its batch is freed. */
+static void batch_end(void *arg)
+{
+    struct batch *b = arg;
+    if (my_batch == b)
+        my_batch = NULL;
+    batch_send(b);
+    munmap(b, sizeof *b);
+}
+
+void trace_report_init(void)
+{
+    batch_key_ok = pthread_key_create(&batch_key, batch_end) == 0;
+}
+
+/* The thread's batch, made on its first data step (mmap rather than
+ * malloc: the program's allocator is its own business).  NULL when not
+ * tracing, or when there is no memory: records then go out one by one. */
+static struct batch *batch_get(void)
+{
+    if (my_batch || !batch_key_ok || __atomic_load_n(&trace_out_fd, __ATOMIC_RELAXED) < 0)
+        return my_batch;
+    int saved = errno;
+    void *m = mmap(NULL, sizeof(struct batch), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m != MAP_FAILED) {
+        my_batch = m;
+        pthread_setspecific(batch_key, m);
+    }
+    errno = saved;
+    return my_batch;
+}
+
+void trace_flush(void)
+{
+    struct batch *b = my_batch;
+    if (b && b->len && !b->busy) {
+        b->busy = 1;
+        batch_send(b);
+        b->busy = 0;
+    }
+}
+
+int trace_pending(void)
+{
+    return my_batch && my_batch->len;
+}
+
+void trace_report_forked(void)
+{
+    cached_tid = 0;
+    cached_pid = 0;
+    /* The batch was sent before fork; a copy must never go out twice. */
+    if (my_batch)
+        my_batch->len = 0;
+}
+
+/* Add r to the thread's batch; send the batch now if now, or if another
+ * record might no longer fit. */
+static void batch_add(struct trace_rec *r, int now)
+{
+    struct batch *b = batch_get();
+    if (!b || b->busy) {
+        send_message(r, TRACE_REC_SIZE(r));
+        return;
+    }
+    b->busy = 1;
+    size_t size = TRACE_REC_SIZE(r), wire = TRACE_REC_WIRE(r);
+    if (b->len + wire > sizeof b->buf)
+        batch_send(b);
+    memcpy(b->buf + b->len, r, size);
+    memset(b->buf + b->len + size, 0, wire - size);
+    b->len += wire;
+    if (now || sizeof b->buf - b->len < sizeof *r)
+        batch_send(b);
+    b->busy = 0;
+}
+
+void trace_emit(struct trace_rec *r)
+{
+    if (__atomic_load_n(&trace_out_fd, __ATOMIC_RELAXED) >= 0)
+        batch_add(r, 1);
+}
+
+void trace_emit_data(struct trace_rec *r)
+{
+    if (__atomic_load_n(&trace_out_fd, __ATOMIC_RELAXED) >= 0)
+        batch_add(r, 0);
 }
 
 void trace_emit_diag(int diag, int fd, int a1, int64_t asked, int64_t ret, int other_tid)

@@ -35,7 +35,8 @@ void trace_fd_reset(int fd)
     pthread_mutex_lock(&trace_lock);
     __atomic_store_n(&st->kind, FK_UNKNOWN, __ATOMIC_RELAXED);
     st->reuseaddr = st->linger0 = st->shut_rd = st->shared = 0;
-    st->pend_asked = st->pend_left = 0;
+    st->pend_asked = 0;
+    __atomic_store_n(&st->pend_left, 0, __ATOMIC_RELAXED);
     st->pend_n = 0;
     st->zeros = 0;
     memset(st->reported, 0, sizeof st->reported);

@@ -86,8 +86,17 @@ void trace_rec_init(struct trace_rec *r, int op, int fd);
 void trace_rec_sockinfo(struct trace_rec *r, int fd, int addrs);
 /* Copy up to trace_data_bytes of the data in iov (n bytes in all). */
 void trace_rec_data(struct trace_rec *r, const struct iovec *iov, int iovcnt, size_t n);
-/* Send the record to the parent.  Keeps errno. */
+/* Send the record to the parent now, after the records the thread held
+ * back.  Keeps errno. */
 void trace_emit(struct trace_rec *r);
+/* Hold the record of a data step back, to go with the next message. */
+void trace_emit_data(struct trace_rec *r);
+/* Send what the thread holds back now (before it may wait for long). */
+void trace_flush(void);
+/* 1 if the thread holds records back. */
+int trace_pending(void);
+/* Once, before any record. */
+void trace_report_init(void);
 void trace_emit_diag(int diag, int fd, int a1, int64_t asked, int64_t ret, int other_tid);
 
 /* diagnose.c */

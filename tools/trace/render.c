@@ -78,6 +78,7 @@ struct svg_event {
 struct trace_render {
     FILE *out;
     int es, hex, utf8;
+    int svg;              /* keep the events for --svg */
     int main_pid;
     int step;
     struct tsock *socks;
@@ -128,6 +129,7 @@ struct trace_render *trace_render_new(FILE *out, const struct trace_opts *opt, i
     r->out = out;
     r->es = opt->lang_es;
     r->hex = opt->hexdump;
+    r->svg = opt->svg != NULL;
     r->utf8 = utf8_locale();
     r->main_pid = main_pid;
     snprintf(r->program, sizeof r->program, "%s", opt->argc > 0 ? opt->argv[0] : "");
@@ -278,30 +280,33 @@ static void error_text(const struct trace_render *r, int e, char *buf, size_t le
 }
 
 /* Data bytes, escaped and cut: "GET / HTTP/1.1\r\n..." */
+/* The first bytes of a data step, escaped as C does.  By hand, not with
+ * snprintf per byte: this runs for every data step of a bulk transfer. */
 static void preview(const struct trace_rec *rec, char *buf, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     int n = rec->ndata < TRACE_DATA_PREVIEW ? rec->ndata : TRACE_DATA_PREVIEW;
     buf[o++] = '"';
     for (int i = 0; i < n && o + 6 < len; i++) {
         unsigned char c = rec->data[i];
-        if (c == '\n')
-            o += (size_t)snprintf(buf + o, len - o, "\\n");
-        else if (c == '\r')
-            o += (size_t)snprintf(buf + o, len - o, "\\r");
-        else if (c == '\t')
-            o += (size_t)snprintf(buf + o, len - o, "\\t");
-        else if (c == '"' || c == '\\')
-            o += (size_t)snprintf(buf + o, len - o, "\\%c", c);
-        else if (c < 32 || c > 126)
-            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
-        else
+        const char *esc = c == '\n' ? "n" : c == '\r' ? "r" : c == '\t' ? "t" : NULL;
+        if (esc || c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = esc ? esc[0] : (char)c;
+        } else if (c < 32 || c > 126) {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        } else {
             buf[o++] = (char)c;
+        }
     }
     buf[o++] = '"';
     buf[o] = '\0';
     if (rec->ret > n && o + 4 < len)
-        snprintf(buf + o, len - o, "...");
+        memcpy(buf + o, "...", 4);
 }
 
 static void hexdump(struct trace_render *r, const struct trace_rec *rec)
@@ -328,6 +333,9 @@ static void hexdump(struct trace_render *r, const struct trace_rec *rec)
 static void event_add(struct trace_render *r, int pid, int step, int mistake, const char *text,
                       const char *state)
 {
+    /* Only a diagram needs them: a long run would hold every step. */
+    if (!r->svg)
+        return;
     r->events = grow(r->events, &r->capevents, r->nevents + 1, sizeof *r->events);
     struct svg_event *e = &r->events[r->nevents++];
     e->pid = pid;

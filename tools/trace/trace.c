@@ -253,11 +253,36 @@ static int high_fd(int fd)
     return hi >= 0 ? hi : fcntl(fd, F_DUPFD, 10);
 }
 
+/* Render the records of one message: a batch of data steps and then,
+ * usually, the step that sent it, one after the other (record.h). */
+static void render_message(struct trace_render *r, struct trace_rec *rec, const uint8_t *msg,
+                           size_t len)
+{
+    const size_t head = offsetof(struct trace_rec, data);
+    size_t off = 0;
+    while (len - off >= head) {
+        size_t k = len - off < sizeof *rec ? len - off : sizeof *rec;
+        memcpy(rec, msg + off, k);
+        if (rec->ndata > k - head)
+            rec->ndata = (uint16_t)(k - head);
+        rec->text[sizeof rec->text - 1] = '\0';
+        rec->call[sizeof rec->call - 1] = '\0';
+        trace_render_record(r, rec);
+        off += TRACE_REC_WIRE(rec);
+        if (off > len)
+            break;
+    }
+}
+
 static int read_records(int sock, pid_t pid, struct trace_render *r, FILE *out, int *status)
 {
     struct trace_rec *rec = malloc(sizeof *rec);
-    if (!rec)
+    uint8_t *msg = malloc(TRACE_BATCH_MAX);
+    if (!rec || !msg) {
+        free(rec);
+        free(msg);
         return -ENOMEM;
+    }
     int exited = 0;
     double ended = 0;
     unsigned since_check = 0;
@@ -277,17 +302,11 @@ static int read_records(int sock, pid_t pid, struct trace_render *r, FILE *out, 
         if (n < 0 && errno != EINTR)
             break;
         if (n > 0) {
-            ssize_t k = recv(sock, rec, sizeof *rec, MSG_DONTWAIT);
+            ssize_t k = recv(sock, msg, TRACE_BATCH_MAX, MSG_DONTWAIT);
             if (k == 0)
                 break; /* every process holding the record socket is gone */
-            if (k >= (ssize_t)offsetof(struct trace_rec, data)) {
-                size_t room = (size_t)k - offsetof(struct trace_rec, data);
-                if (rec->ndata > room)
-                    rec->ndata = (uint16_t)room;
-                rec->text[sizeof rec->text - 1] = '\0';
-                rec->call[sizeof rec->call - 1] = '\0';
-                trace_render_record(r, rec);
-            }
+            if (k > 0)
+                render_message(r, rec, msg, (size_t)k);
             if (k > 0 && ++since_check < 256)
                 continue;
         }
@@ -300,6 +319,7 @@ static int read_records(int sock, pid_t pid, struct trace_render *r, FILE *out, 
             break;
     }
     free(rec);
+    free(msg);
     if (!exited)
         while (waitpid(pid, status, 0) < 0 && errno == EINTR)
             ;

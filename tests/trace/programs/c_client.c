@@ -10,6 +10,7 @@
  * closes without waiting for the answer (to kill a careless server);
  * "halfclose" sends two lines, shuts its sending side down and reads the
  * answers until the server closes (for a server that echoes until then).
+ * $TRACE_FAMILY=6 connects over IPv6 (HOST ::1).
  * The mistakes, one each:
  *   partial     a 64 MiB line with one non-blocking send; the rest dropped
  *   eof-loop    keeps calling recv after it returned 0
@@ -88,7 +89,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *mode = argc > 3 ? argv[3] : "none";
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+    const char *fam = getenv("TRACE_FAMILY");
+    struct addrinfo hints = {.ai_family = fam && strcmp(fam, "6") == 0 ? AF_INET6 : AF_INET,
+                             .ai_socktype = SOCK_STREAM}, *res;
     int rc = getaddrinfo(argv[1], argv[2], &hints, &res);
     if (rc != 0) {
         fprintf(stderr, "c_client: %s\n", gai_strerror(rc));

@@ -14,12 +14,16 @@
  *   noreuse     does not set SO_REUSEADDR before bind
  *   acep-open   never closes the acceptor
  *   leak        never closes the accepted sockets
+ *   no-shutdown after its clients, a thread waits in accept while the main
+ *               thread closes the acceptor without shutdown: it never wakes
+ * $TRACE_FAMILY=6 makes it listen on IPv6 (::).
  * It prints "port N" on standard output once it listens.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +66,12 @@ static int recv_line(int fd, char *line, size_t len)
     return 0;
 }
 
+static void *wait_in_accept(void *arg)
+{
+    accept(*(int *)arg, NULL, NULL);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -71,8 +81,9 @@ int main(int argc, char **argv)
     int nclients = argc > 2 ? atoi(argv[2]) : 1;
     const char *mistake = argc > 3 ? argv[3] : "none";
 
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *res;
+    const char *fam = getenv("TRACE_FAMILY");
+    struct addrinfo hints = {.ai_family = fam && strcmp(fam, "6") == 0 ? AF_INET6 : AF_INET,
+                             .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     int rc = getaddrinfo(NULL, argv[1], &hints, &res);
     if (rc != 0) {
         fprintf(stderr, "c_server: %s\n", gai_strerror(rc));
@@ -91,10 +102,11 @@ int main(int argc, char **argv)
     }
     freeaddrinfo(res);
     listen(acep, 16);
-    struct sockaddr_in me;
+    struct sockaddr_storage me;
     socklen_t len = sizeof me;
     getsockname(acep, (struct sockaddr *)&me, &len);
-    printf("port %d\n", ntohs(me.sin_port));
+    /* The port sits at the same place in sockaddr_in and sockaddr_in6. */
+    printf("port %d\n", ntohs(((struct sockaddr_in *)&me)->sin_port));
     fflush(stdout);
 
     for (int i = 0; i < nclients; i++) {
@@ -122,6 +134,15 @@ int main(int argc, char **argv)
         }
         if (strcmp(mistake, "leak") != 0)
             close(srv);
+    }
+    if (strcmp(mistake, "no-shutdown") == 0) {
+        /* The multi-client server's trap: the thread in accept is never
+         * woken by a close alone.  The pause lets it get there first. */
+        pthread_t t;
+        pthread_create(&t, NULL, wait_in_accept, &acep);
+        nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+        close(acep);
+        return 0;
     }
     if (strcmp(mistake, "acep-open") != 0) {
         shutdown(acep, SHUT_RDWR);

@@ -13,13 +13,19 @@
 //   leak         each client's socket is released, never closed
 //   unread       a client thread reads 8 bytes at a time and closes after
 //                its first line, with the rest of what the client sent unread
-// It prints "port N" on standard output once it listens.
+//   sigpipe      answers without MSG_NOSIGNAL, again and again, to a client
+//                that has gone (dies of SIGPIPE)
+//   noreuse      no SO_REUSEADDR before bind, and each client thread closes
+//                after its first answer (so the port is left in TIME_WAIT)
+// $TRACE_FAMILY=6 makes it listen on IPv6 (::).  It prints "port N" on standard output once it listens.
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -40,7 +46,8 @@ class Socket {
 public:
     explicit Socket(const char *serv) {
         addrinfo hints{}, *res;
-        hints.ai_family = AF_INET;
+        const char *fam = std::getenv("TRACE_FAMILY");
+        hints.ai_family = fam && std::strcmp(fam, "6") == 0 ? AF_INET6 : AF_INET;
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_PASSIVE;
         if (getaddrinfo(nullptr, serv, &hints, &res) != 0)
@@ -48,11 +55,15 @@ public:
         fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
         int one = 1;
         // TIME_WAIT of an earlier run would block bind.
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (mistake != "noreuse")
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         int rc = bind(fd, res->ai_addr, res->ai_addrlen);
         freeaddrinfo(res);
-        if (rc != 0 || listen(fd, 16) != 0)
-            throw std::system_error(errno, std::generic_category(), "bind/listen");
+        if (rc != 0 || listen(fd, 16) != 0) {
+            int err = errno;
+            ::close(fd);
+            throw std::system_error(err, std::generic_category(), "bind/listen");
+        }
     }
     Socket(const Socket &) = delete;
     Socket &operator=(const Socket &) = delete;
@@ -66,10 +77,11 @@ public:
         return Socket(n);
     }
     int port() const {
-        sockaddr_in me{};
+        sockaddr_storage me{};
         socklen_t len = sizeof me;
         getsockname(fd, reinterpret_cast<sockaddr *>(&me), &len);
-        return ntohs(me.sin_port);
+        // The port sits at the same place in sockaddr_in and sockaddr_in6.
+        return ntohs(reinterpret_cast<sockaddr_in *>(&me)->sin_port);
     }
     // 0: the peer closed.
     size_t recvsome(char *buf, size_t len) {
@@ -86,6 +98,8 @@ public:
             sent += static_cast<size_t>(n);
         }
     }
+    // The mistake of "sigpipe": no MSG_NOSIGNAL, errors ignored.
+    void send_careless(const char *buf, size_t len) { ::send(fd, buf, len, 0); }
     void shutdown(int how) { ::shutdown(fd, how); }
     void close() {
         if (fd >= 0)
@@ -115,8 +129,16 @@ class ClientHandler {
                 while ((nl = pending.find('\n')) != std::string::npos) {
                     std::string reply = "echo: " + pending.substr(0, nl) + "\n";
                     pending.erase(0, nl + 1);
+                    if (mistake == "sigpipe") {
+                        // The client has gone: the first send is answered
+                        // with a reset, a later one raises SIGPIPE.
+                        for (int k = 0; k < 100; k++) {
+                            peer.send_careless(reply.data(), reply.size());
+                            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                        }
+                    }
                     peer.sendall(reply.data(), reply.size());
-                    stop = mistake == "unread";
+                    stop = mistake == "unread" || mistake == "noreuse";
                 }
                 if (stop)
                     break;
@@ -143,7 +165,14 @@ int main(int argc, char **argv) {
     }
     if (argc > 2)
         mistake = argv[2];
-    Socket acep(argv[1]);
+    std::unique_ptr<Socket> made;
+    try {
+        made = std::make_unique<Socket>(argv[1]);
+    } catch (const std::exception &e) {
+        std::cerr << "cpp_server: " << e.what() << "\n";
+        return 1;
+    }
+    Socket &acep = *made;
     std::cout << "port " << acep.port() << std::endl;
 
     std::thread acceptor([&acep] {
