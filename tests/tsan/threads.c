@@ -74,7 +74,7 @@ static void *accept_loop(void *arg)
             r->result = rc;
             return NULL;
         }
-        r->accepted++;
+        __atomic_add_fetch(&r->accepted, 1, __ATOMIC_RELEASE);
         sock_close(&peer);
     }
     r->result = 0;
@@ -95,7 +95,11 @@ static void wake_accept(const char *host)
             CHECK(sock_connect(&cli, host, port) == 0, "connect: %s", sock_error(&cli));
             sock_close(&cli);
         }
-        sleep_ms(20);
+        /* Wait (bounded) until the acceptor took the three: on a loaded
+         * machine 20 ms was not always enough, and a shutdown drops
+         * connections still queued. */
+        for (int i = 0; i < 500 && __atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE) < 3; i++)
+            sleep_ms(10);
         CHECK(sock_shutdown(&r.acep, SOCK_SHUT_READ_WRITE) == 0, "shutdown: %s",
               sock_error(&r.acep));
         pthread_join(t, NULL);
