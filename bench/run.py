@@ -35,6 +35,11 @@
      run, EC P-256); every side uses OpenSSL 3's defaults, so the same
      cipher (the one negotiated is printed).  Targets: throughput
      sock/openssl >= 0.95, sock/socat >= 1.5; handshakes sock/s_time >= 0.95.
+  7. "trace": the overhead of `sock trace` (bench/trace_bench.py): a
+     transfer of BENCH_MIB through nc and a 1-byte ping-pong
+     (BUILD/trace-programs/pingpong), traced to a file and not, in turns,
+     BENCH_TRACE_ROUNDS times (default 3).  Targets: transfer traced/plain
+     <= 1.10, <= 2 us added per traced call (issue 11).
 
 Each comparison runs its contenders in turns (rotating who goes first) for
 several rounds, after one untimed warm-up run of each, and reports medians
@@ -57,9 +62,10 @@ BENCH_MIB (transfer size, default 1024), BENCH_ROUNDS (rounds of every
 part but the library's; default 5 for the transfer and tls, 3 for echo and relay),
 BENCH_ECHO_SECONDS (per echo run, default 4), BENCH_WRK_SECONDS (per wrk
 run, default 5), BENCH_TLS_SECONDS (per handshake run, default 3),
-BENCH_ONLY (any of: lib transfer echo relay reach tls; default all),
+BENCH_ONLY (any of: lib transfer echo relay reach tls trace; default all),
 BENCH_WATCHDOG (seconds for the whole run, default 1500), BENCH_REACH_ROUNDS
-(connects per contender in part 5, default 7).
+(connects per contender in part 5, default 7), BENCH_TRACE_ROUNDS (part 7,
+default 3).
 """
 
 import http.client
@@ -75,7 +81,7 @@ import tempfile
 import time
 
 HOST = "127.0.0.1"
-PARTS = ("lib", "transfer", "echo", "relay", "reach", "tls")
+PARTS = ("lib", "transfer", "echo", "relay", "reach", "tls", "trace")
 # wrk's load, fixed by the issue so that every path sees the same clients.
 WRK_CLIENTS, WRK_THREADS = 16, 2
 # The small static file nginx serves: one page, as small sites serve them.
@@ -1331,6 +1337,58 @@ backend target
         else:
             self.status = 1
             self.note("tls-handshakes: no sock figure (see part 6)")
+        self.flush_machine()
+        say()
+
+    # ------------------------------------------------------------ 6. trace
+
+    def part_trace(self):
+        rounds = env_int("BENCH_TRACE_ROUNDS", 3, high=100)
+        say(f"== trace: the overhead of sock trace ({self.mib} MiB through nc, a 1-byte ping-pong; "
+            f"{rounds} rounds)")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trace_bench.py")
+        pingpong = os.path.join(self.build, "trace-programs", "pingpong")
+        if not os.access(pingpong, os.X_OK):
+            say(f"   skipped: {pingpong} is not built (make tests builds it)")
+            self.note("trace: skipped (pingpong not built)")
+            say()
+            return
+        if not which("nc"):
+            say("   skipped: nc is not installed (apt-get install netcat-openbsd)")
+            self.note("trace: skipped (nc not installed)")
+            say()
+            return
+        # Each round moves the transfer twice (traced and not) and plays the
+        # ping-pong twice; a generous bound per round, never for ever.
+        limit = 120 + rounds * (self.mib / 1024.0 * 60 + 60)
+        try:
+            out = subprocess.run([sys.executable, script, self.build, "--json",
+                                  "--bytes", str(self.mib * 1048576), "--repeat", str(rounds)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=limit)
+        except subprocess.TimeoutExpired:
+            say(f"   FAILED: trace_bench.py did not finish in {limit:.0f} s")
+            self.note("trace: FAILED (timeout)")
+            self.status = 1
+            say()
+            return
+        if out.returncode != 0:
+            say(f"   FAILED: {out.stderr.decode(errors='replace').strip()}")
+            self.note("trace: FAILED")
+            self.status = 1
+            say()
+            return
+        import json
+        res = json.loads(out.stdout.decode())
+        ratio, per_call = res["transfer_ratio"], res["per_traced_call_us"]
+        v1, v2 = verdict(ratio, "<=", 1.10), verdict(per_call, "<=", 2.0)
+        say(f"   transfer  plain {res['transfer_plain_s']:.2f} s, traced {res['transfer_traced_s']:.2f} s: "
+            f"traced/plain {ratio:.3f}  (target <= 1.10) {v1}")
+        say(f"   pingpong  {res['pingpong_rounds']} rounds: plain {res['pingpong_plain_s']:.3f} s, "
+            f"traced {res['pingpong_traced_s']:.3f} s, {res['pingpong_traced_calls']} calls: "
+            f"{per_call:.2f} us added per call  (target <= 2) {v2}")
+        self.machine(f"bench: trace-transfer-ratio={ratio:.3f}")
+        self.machine(f"bench: trace-us-per-call={per_call:.2f}")
+        self.note(f"trace: transfer traced/plain {ratio:.3f} {v1}, {per_call:.2f} us per call {v2}")
         self.flush_machine()
         say()
 

@@ -480,6 +480,28 @@ static ssize_t rcall_do(const struct rcall *c, int dontwait)
     return -1;
 }
 
+/* Whether a waiting call is tried without waiting first.  A thread whose
+ * try found nothing (a ping-pong: the answer is never there yet) skips the
+ * next tries and sends its batch at once: a try that fails is one more
+ * system call for nothing.  It tries again after TRY_SKIP calls, so that a
+ * bulk transfer, where data is nearly always there, keeps trying. */
+#define TRY_SKIP 8
+static __thread int try_skip;
+
+static int try_first(void)
+{
+    if (try_skip > 0) {
+        try_skip--;
+        return 0;
+    }
+    return 1;
+}
+
+static void try_missed(void)
+{
+    try_skip = TRY_SKIP;
+}
+
 /* A receiving call on a TCP socket.  With records held back, the data is
  * first asked for without waiting: if it is there (bulk transfers), that
  * was the call; if not, the records go out before the program waits.
@@ -490,12 +512,13 @@ static ssize_t recv_traced(const struct rcall *c)
     ssize_t n;
     if (!trace_pending() || (c->flags & MSG_DONTWAIT)) {
         n = rcall_do(c, 0);
-    } else if (c->flags & MSG_WAITALL) {
+    } else if ((c->flags & MSG_WAITALL) || !try_first()) {
         trace_flush();
         n = rcall_do(c, 0);
     } else {
         n = rcall_do(c, 1);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            try_missed();
             trace_flush();
             n = rcall_do(c, 0);
         }
@@ -576,9 +599,12 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     INIT();
     if (timeout != 0 && trace_pending()) {
-        int rc = real_poll(fds, n, 0);
-        if (rc != 0)
-            return rc;
+        if (try_first()) {
+            int rc = real_poll(fds, n, 0);
+            if (rc != 0)
+                return rc;
+            try_missed();
+        }
         trace_flush();
     }
     return real_poll(fds, n, timeout);
@@ -588,9 +614,12 @@ EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
     INIT();
     if (timeout != 0 && trace_pending()) {
-        int rc = real_epoll_wait(ep, ev, max, 0);
-        if (rc != 0)
-            return rc;
+        if (try_first()) {
+            int rc = real_epoll_wait(ep, ev, max, 0);
+            if (rc != 0)
+                return rc;
+            try_missed();
+        }
         trace_flush();
     }
     return real_epoll_wait(ep, ev, max, timeout);

@@ -764,3 +764,146 @@ Test(trace, real_nc_listener_and_ss_agree, .timeout = 60)
     proc_kill(&nc);
     unlink(tfile);
 }
+
+/* ------------------------------------------- options and processes */
+
+/* c_server serving one client; the client run as given (argv, traced to
+ * the file it names).  Returns the server's port through *port. */
+static void serve_one(proc_t *srv, int *port)
+{
+    char *sargs[] = {(char *)program("c_server"), "0", "1", "none", NULL};
+    *port = start_server(srv, NULL, sargs);
+}
+
+Test(trace, svg_is_valid_and_names_the_steps, .timeout = 60)
+{
+    cr_assert(have_command("xmllint"));
+    char tfile[128], sfile[128];
+    temp_path(tfile, sizeof tfile, "svgtrace");
+    temp_path(sfile, sizeof sfile, "svg");
+    proc_t srv;
+    int port;
+    serve_one(&srv, &port);
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    char *argv[] = {(char *)sock_bin(), "trace", "-o", tfile, "--svg", sfile, "--",
+                    (char *)program("c_client"), "127.0.0.1", ports, NULL};
+    cr_assert_eq(proc_run(argv, NULL, 0, NULL, NULL, NULL, 20000), 0);
+    cr_assert_eq(proc_wait(&srv, 10000), 0);
+    char *lint[] = {"xmllint", "--noout", sfile, NULL};
+    char *err = NULL;
+    int rc = proc_run(lint, NULL, 0, NULL, NULL, &err, 20000);
+    cr_assert_eq(rc, 0, "xmllint: %s", err ? err : "");
+    free(err);
+    char *svg = slurp(sfile);
+    unlink(sfile);
+    unlink(tfile);
+    cr_assert(strstr(svg, "<svg"), "%s", svg);
+    cr_assert(strstr(svg, "cli = socket(AF_INET, SOCK_STREAM)"), "%s", svg);
+    cr_assert(strstr(svg, "cli.connect(&quot;127.0.0.1&quot;"), "%s", svg);
+    cr_assert(strstr(svg, "cli.send(6)"), "%s", svg);
+    cr_assert(strstr(svg, "cli.close()"), "%s", svg);
+    free(svg);
+}
+
+Test(trace, hexdump_of_data_steps, .timeout = 60)
+{
+    char tfile[128];
+    temp_path(tfile, sizeof tfile, "hex");
+    proc_t srv;
+    int port;
+    serve_one(&srv, &port);
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    char *argv[] = {(char *)sock_bin(), "trace", "-x", "-o", tfile, "--",
+                    (char *)program("c_client"), "127.0.0.1", ports, NULL};
+    cr_assert_eq(proc_run(argv, NULL, 0, NULL, NULL, NULL, 20000), 0);
+    cr_assert_eq(proc_wait(&srv, 10000), 0);
+    char *t = slurp(tfile);
+    unlink(tfile);
+    /* The line sent, then the answer, each under its step. */
+    const char *send = strstr(t, "cli.send(6)");
+    cr_assert(send, "%s", t);
+    const char *hex = strstr(send, "\n        0000  68 65 6c 6c 6f 0a ");
+    cr_assert(hex && strstr(hex, "|hello.|"), "no hexdump of the send:\n%s", t);
+    cr_assert(strstr(t, "0000  65 63 68 6f 3a 20 68 65 6c 6c 6f 0a "), "%s", t);
+    cr_assert(strstr(t, "|echo: hello.|"), "%s", t);
+    assert_clean(t);
+    free(t);
+}
+
+Test(trace, fork_exec_child_lines_carry_its_pid, .timeout = 60)
+{
+    char tfile[128];
+    temp_path(tfile, sizeof tfile, "fork");
+    proc_t srv;
+    int port;
+    serve_one(&srv, &port);
+    /* sh forks, and the child execs the client: both are traced. */
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "%s 127.0.0.1 %d; true", program("c_client"), port);
+    char *argv[] = {(char *)sock_bin(), "trace", "-o", tfile, "--", "sh", "-c", cmd, NULL};
+    cr_assert_eq(proc_run(argv, NULL, 0, NULL, NULL, NULL, 20000), 0);
+    cr_assert_eq(proc_wait(&srv, 10000), 0);
+    char *t = slurp(tfile);
+    unlink(tfile);
+    const char *runs = strstr(t, "-- pid ");
+    cr_assert(runs, "%s", t);
+    int shell = atoi(runs + 7);
+    char needle[64];
+    snprintf(needle, sizeof needle, "runs %s", program("c_client"));
+    const char *child = strstr(t, needle);
+    cr_assert(child, "the exec'd child is not announced:\n%s", t);
+    /* "-- pid N runs ..." just before it names the child. */
+    const char *line = child;
+    while (line > t && line[-1] != '\n')
+        line--;
+    int pid = atoi(strstr(line, "pid ") + 4);
+    cr_assert(pid > 0 && pid != shell, "%s", t);
+    snprintf(needle, sizeof needle, "[pid %d] cli = socket(AF_INET, SOCK_STREAM)", pid);
+    cr_assert(strstr(t, needle), "no '%s' in:\n%s", needle, t);
+    snprintf(needle, sizeof needle, "[pid %d] cli.send(6)", pid);
+    cr_assert(strstr(t, needle), "no '%s' in:\n%s", needle, t);
+    assert_clean(t);
+    free(t);
+}
+
+Test(trace, descriptor_growth_at_accept, .timeout = 60)
+{
+    /* A server that keeps running and leaks each client's socket: at the
+     * third accept, two earlier clients have closed and their sockets are
+     * still open.  It never exits here, so that is the only warning. */
+    char tfile[128];
+    temp_path(tfile, sizeof tfile, "growth");
+    unlink(tfile);
+    proc_t srv;
+    char *sargs[] = {(char *)program("cpp_server"), "0", "leak", NULL};
+    int port = start_server(&srv, tfile, sargs);
+    for (int i = 0; i < 3; i++) {
+        char *out = NULL;
+        cr_assert_eq(run_client(port, "hangup", NULL, &out), 0);
+        free(out);
+        /* Each client's end of stream is seen before the next connects. */
+        char *t = NULL;
+        for (int k = 0; k < 200; k++) {
+            free(t);
+            t = slurp(tfile);
+            if (count(t, "end of stream") > i)
+                break;
+            usleep(50 * 1000);
+        }
+        cr_assert_gt(count(t, "end of stream"), i, "%s", t);
+        free(t);
+    }
+    free(wait_file(tfile, "!! "));
+    kill(srv.pid, SIGTERM);
+    cr_assert_eq(proc_wait(&srv, 10000), 128 + SIGTERM);
+    char *t = slurp(tfile);
+    unlink(tfile);
+    cr_assert_eq(count(t, "!! "), 1, "%s", t);
+    cr_assert(strstr(t, "2 earlier clients have closed but their sockets are still open"), "%s",
+              t);
+    cr_assert(strstr(mistake_step(t), "srv3 = acep.accept()"), "the step named is '%s':\n%s",
+              mistake_step(t), t);
+    free(t);
+}
