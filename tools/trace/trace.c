@@ -356,6 +356,10 @@ static int run(const struct trace_opts *opt, FILE *out)
              strcmp(lib_san, prog_san) && lib_san[0] ? " " : "", lib, old && *old ? " " : "",
              old && *old ? old : "");
 
+    /* The record channel is a SOCK_SEQPACKET socketpair (one record per
+     * message, a boundary the interposer relies on), which libsock's
+     * stream handles do not make: so the raw calls here, and in the
+     * reading loop above. */
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
         tool_err("trace", "socketpair: %s", strerror(errno));
