@@ -623,6 +623,27 @@ class Runner:
             return None if which("iperf3") else "skipped: iperf3 not installed (apt-get install iperf3)"
         return "skipped: unknown"
 
+    def rate_table(self, key, names, per_round, mib, rounds, tag, note=None):
+        """Print and record each contender's median rate over its rounds
+        (the median of the seconds, as a rate: the same as the median of the
+        rates for an odd count); a sock run that failed sets the status.
+        Returns {name: MiB/s} for those with a result."""
+        if "sock" in names and any(v is None for v in per_round["sock"]):
+            self.status = 1
+        figures = {}
+        say()
+        say(f"   {key:<8} MiB/s (median, wall clock)")
+        for n in names:
+            done = [v for v in per_round[n] if v is not None]
+            if not done:
+                say(f"   {n:<8} {'no result':>8}")
+                continue
+            figures[n] = mib / median([mib / v for v in done])
+            say(f"   {n:<8} {figures[n]:8.1f}{note(n) if note else ''}")
+            self.machine(f"bench: {tag} {key}={n} mib={mib} "
+                         f"rounds={rounds} mibps={figures[n]:.1f}")
+        return figures
+
     def part_transfer(self):
         mib = self.mib
         say(f"== 2. {mib} MiB from a file over {HOST}: sock connect -> sock listen > /dev/null, "
@@ -659,26 +680,13 @@ class Runner:
 
         per_round = self.rounds(tools, self.transfer_rounds, one, "MiB/s", lambda v: f"{v:.0f}",
                                 warm_up=warm, extra=extra)
-        if "sock" in tools and any(v is None for v in per_round["sock"]):
-            self.status = 1
-        figures = {}
-        say()
-        say("   tool     MiB/s (median, wall clock)")
-        for t in tools:
-            done = [v for v in per_round[t] if v is not None]
-            if not done:
-                say(f"   {t:<8} {'no result':>8}")
-                continue
-            # The median of the seconds, as a rate (the same as the median
-            # of the rates for an odd count).
-            secs = median([mib / v for v in done])
-            figures[t] = mib / secs
-            extra_txt = ""
+        def own(t):
             if t == "iperf3" and selfs:
-                extra_txt = f"   (iperf3's own receiver figure: {median(selfs):.2f} MiB/s)"
-            say(f"   {t:<8} {figures[t]:8.1f}{extra_txt}")
-            self.machine(f"bench: transfer tool={t} mib={mib} rounds={self.transfer_rounds} "
-                         f"mibps={figures[t]:.1f}")
+                return f"   (iperf3's own receiver figure: {median(selfs):.2f} MiB/s)"
+            return ""
+
+        figures = self.rate_table("tool", tools, per_round, mib, self.transfer_rounds,
+                                  "transfer", own)
         if "sock" in figures:
             self.judge("transfer", [("zerocopy", ">=", 0.95), ("nc", ">=", 2.0), ("socat", None, None),
                                     ("iperf3", ">=", 0.7)], figures, per_round)
@@ -1096,19 +1104,7 @@ backend target
 
         per_round = self.rounds(names, self.relay_rounds, one, "MiB/s", lambda v: f"{v:.0f}",
                                 warm_up=one)
-        if "sock" in names and any(v is None for v in per_round["sock"]):
-            self.status = 1
-        figures = {}
-        say()
-        say("   path     MiB/s (median, wall clock)")
-        for n in names:
-            done = [v for v in per_round[n] if v is not None]
-            if not done:
-                say(f"   {n:<8} {'no result':>8}")
-                continue
-            figures[n] = mib / median([mib / v for v in done])
-            say(f"   {n:<8} {figures[n]:8.1f}")
-            self.machine(f"bench: relay-bulk path={n} mib={mib} rounds={self.relay_rounds} mibps={figures[n]:.1f}")
+        figures = self.rate_table("path", names, per_round, mib, self.relay_rounds, "relay-bulk")
         if "sock" in figures:
             self.judge("relay-bulk", [("haproxy", None, None), ("socat", None, None), ("direct", None, None)],
                        figures, per_round)
