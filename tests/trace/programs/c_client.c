@@ -10,7 +10,8 @@
  * closes without waiting for the answer (to kill a careless server);
  * "halfclose" sends two lines, shuts its sending side down and reads the
  * answers until the server closes (for a server that echoes until then).
- * $TRACE_FAMILY=6 connects over IPv6 (HOST ::1).
+ * $TRACE_FAMILY=6 connects over IPv6 (HOST ::1); with $TRACE_GATE (a FIFO,
+ * see c_server.c) "partial" lets the server read only after its send.
  * The mistakes, one each:
  *   partial     a 64 MiB line with one non-blocking send; the rest dropped
  *   eof-loop    keeps calling recv after it returned 0
@@ -18,6 +19,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,10 +31,22 @@
 
 #define BIG (4 << 20)
 /* More than the socket buffers of both ends can take at once, so that one
- * non-blocking send of it is surely partial. */
+ * non-blocking send of it is surely partial while the server waits at the
+ * gate (a server that reads at once can drain loopback fast enough for
+ * the kernel to take all 64 MiB in one call). */
 #define HUGE (64 << 20)
 
 static int cli = -1;
+
+/* Tell the server, through the FIFO $TRACE_GATE if named, that it may
+ * start reading (see c_server.c). */
+static void open_gate(void)
+{
+    const char *gate = getenv("TRACE_GATE");
+    int fd = gate && *gate ? open(gate, O_WRONLY) : -1;
+    if (fd >= 0)
+        close(fd);
+}
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 static int use_lock;
@@ -116,7 +130,10 @@ int main(int argc, char **argv)
         char *big = malloc(n);
         memset(big, 'x', n);
         if (strcmp(mode, "partial") == 0)
+        {
             send(cli, big, n, MSG_DONTWAIT | MSG_NOSIGNAL); /* the rest is lost */
+            open_gate();
+        }
         else
             sendall(cli, big, n);
         free(big);

@@ -16,11 +16,15 @@
  *   leak        never closes the accepted sockets
  *   no-shutdown after its clients, a thread waits in accept while the main
  *               thread closes the acceptor without shutdown: it never wakes
- * $TRACE_FAMILY=6 makes it listen on IPv6 (::).
+ * $TRACE_FAMILY=6 makes it listen on IPv6 (::).  $TRACE_GATE names a FIFO:
+ * the server then reads a client's line only once a writer has opened and
+ * closed it (the clients' "partial" mode does so after its one send, which
+ * is thus surely partial: nobody drains the socket while it runs).
  * It prints "port N" on standard output once it listens.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -64,6 +68,23 @@ static int recv_line(int fd, char *line, size_t len)
     }
     line[used] = '\0';
     return 0;
+}
+
+/* Wait for the client's word through the FIFO $TRACE_GATE, if named:
+ * the open blocks until the client opens it for writing, the read until
+ * it closes it. */
+static void wait_gate(void)
+{
+    const char *gate = getenv("TRACE_GATE");
+    if (!gate || !*gate)
+        return;
+    int fd = open(gate, O_RDONLY);
+    if (fd < 0)
+        return;
+    char c;
+    while (read(fd, &c, 1) > 0)
+        ;
+    close(fd);
 }
 
 static void *wait_in_accept(void *arg)
@@ -114,6 +135,7 @@ int main(int argc, char **argv)
         if (srv < 0)
             break;
         char line[256], reply[300];
+        wait_gate();
         if (strcmp(mistake, "unread") == 0) {
             ssize_t n = recv(srv, line, 4, 0);
             line[n > 0 ? n : 0] = '\0';

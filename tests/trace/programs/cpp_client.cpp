@@ -12,6 +12,7 @@
 //   partial      a 64 MiB line with one non-blocking send; the rest dropped
 //   eof-loop     keeps calling recv after it returned 0
 //   two-senders  the two threads send at the same time, without the mutex
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,6 +79,15 @@ public:
     }
 };
 
+// Tell the server, through the FIFO $TRACE_GATE if named, that it may
+// start reading (see c_server.c): the send above is then surely partial.
+static void open_gate() {
+    const char *gate = std::getenv("TRACE_GATE");
+    int fd = gate && *gate ? ::open(gate, O_WRONLY) : -1;
+    if (fd >= 0)
+        ::close(fd);
+}
+
 static void two_threads(Socket &cli, bool locked) {
     std::mutex lock;
     cli.small_send_buffer();
@@ -105,6 +115,7 @@ int main(int argc, char **argv) {
         if (mode == "partial") {
             std::vector<char> huge(64 << 20, 'x');
             cli.send_once(huge.data(), huge.size());
+            open_gate();
             cli.sendall("\n", 1);
         } else if (mode == "threads" || mode == "two-senders") {
             two_threads(cli, mode == "threads");
