@@ -685,6 +685,14 @@ void *sock_transport_ctx(const sock_t *s, const sock_transport_t *t);
  * waiting for the socket to become readable. */
 size_t sock_pending(const sock_t *s);
 
+/* In non-blocking mode, what the last -EAGAIN of s's receives (sending 0)
+ * or sends (sending 1) waits for: SOCK_READABLE or SOCK_WRITABLE.  A plain
+ * socket's receive waits to be readable and its send to be writable (also
+ * before any -EAGAIN); a transport may need the other (a TLS receive that
+ * must first send, a TLS send that must first receive), and an event loop
+ * then waits for that instead.  NULL gives the plain answer. */
+unsigned sock_want(const sock_t *s, int sending);
+
 /* For layers: record the failure text of s (printf-style) as sock_error()
  * will show it, and return code. */
 int sock_set_error(sock_t *s, int code, const char *fmt, ...)

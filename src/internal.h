@@ -89,6 +89,9 @@ struct sock__ext {
     int attempt_delay_ms;           /* sock_set_attempt_delay(), or SOCK__DELAY_UNSET */
     const sock_transport_t *transport; /* sock_set_transport() */
     void *transport_ctx;
+    /* What the transport's last -EAGAIN of each direction (0 receive, 1
+     * send) waits for (sock_want()); each written by its own direction. */
+    unsigned char want[2];
 };
 
 #define SOCK__DELAY_UNSET (-2)

@@ -48,16 +48,36 @@ SOCK_API size_t sock_pending(const sock_t *s)
     return ext->transport->pending(ext->transport_ctx);
 }
 
-ssize_t sock__transport_send(sock_t *s, const void *buf, size_t len, unsigned *want)
+SOCK_API unsigned sock_want(const sock_t *s, int sending)
+{
+    const struct sock__ext *ext = s ? s->priv_ext : NULL;
+    unsigned natural = sending ? SOCK_WRITABLE : SOCK_READABLE;
+    if (!ext || !ext->transport || !ext->want[sending != 0])
+        return natural;
+    return ext->want[sending != 0];
+}
+
+/* One call of the transport; an -EAGAIN's wish is kept for sock_want(). */
+static ssize_t transport_call(sock_t *s, void *buf, size_t len, unsigned *want, int sending)
 {
     struct sock__ext *ext = s->priv_ext;
-    return ext->transport->send(ext->transport_ctx, s->priv_fd, buf, len, want);
+    ssize_t n = sending ? ext->transport->send(ext->transport_ctx, s->priv_fd, buf, len, want)
+                        : ext->transport->recv(ext->transport_ctx, s->priv_fd, buf, len, want);
+    if (n == -EAGAIN) {
+        unsigned w = *want ? *want : sending ? SOCK_WRITABLE : SOCK_READABLE;
+        ext->want[sending] = (unsigned char)(w & SOCK_READABLE ? SOCK_READABLE : SOCK_WRITABLE);
+    }
+    return n;
+}
+
+ssize_t sock__transport_send(sock_t *s, const void *buf, size_t len, unsigned *want)
+{
+    return transport_call(s, (void *)buf, len, want, 1);
 }
 
 ssize_t sock__transport_recv(sock_t *s, void *buf, size_t len, unsigned *want)
 {
-    struct sock__ext *ext = s->priv_ext;
-    return ext->transport->recv(ext->transport_ctx, s->priv_fd, buf, len, want);
+    return transport_call(s, buf, len, want, 0);
 }
 
 int sock__transport_shutdown(sock_t *s, int64_t deadline)

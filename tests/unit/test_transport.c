@@ -181,6 +181,38 @@ FAMILY_TEST(transport, nonblocking_and_pipe, .timeout = 10)
     sock_close(&c), sock_close(&s), sock_close(&d), sock_close(&e);
 }
 
+/* sock_want: what an -EAGAIN waits for.  A plain socket's directions
+ * wait for their natural readiness; a layer's send that needs the socket
+ * readable says so, for that direction only, until another -EAGAIN. */
+FAMILY_TEST(transport, want_says_what_an_eagain_waits_for, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on(host, &c, &s);
+    cr_assert_eq(sock_want(&c, 0), SOCK_READABLE);
+    cr_assert_eq(sock_want(&c, 1), SOCK_WRITABLE);
+    cr_assert_eq(sock_want(NULL, 1), SOCK_WRITABLE);
+    static struct toy tc;
+    memset(&tc, 0, sizeof tc);
+    expect_ok(&c, sock_set_transport(&c, &toy_transport, &tc));
+    expect_ok(&c, sock_set_nonblocking(&c, 1));
+    tc.want_readable_once = 1;
+    expect_code(&c, sock_send(&c, "x", 1), -EAGAIN);
+    cr_assert_eq(sock_want(&c, 1), SOCK_READABLE, "the layer's send asked for readable");
+    cr_assert_eq(sock_want(&c, 0), SOCK_READABLE);
+    char b;
+    expect_code(&c, sock_recv(&c, &b, 1), -EAGAIN);
+    cr_assert_eq(sock_want(&c, 0), SOCK_READABLE);
+    /* Fill the socket (s reads nothing) until the layer's send waits for
+     * room: then it is writable that is wanted again. */
+    static char chunk[65536];
+    ssize_t n = 1;
+    for (int i = 0; i < 10000 && n > 0; i++)
+        n = sock_send(&c, chunk, sizeof chunk);
+    expect_code(&c, n, -EAGAIN);
+    cr_assert_eq(sock_want(&c, 1), SOCK_WRITABLE);
+    sock_close(&c), sock_close(&s);
+}
+
 Test(transport, bad_arguments, .timeout = 5)
 {
     sock_t s;
