@@ -151,7 +151,7 @@ $(SHARED): $(PIC_OBJ)
 	$(CC) -shared -Wl,-soname,$(SONAME) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(TOOL): $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(BENCH_OBJ) $(STATIC) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ) $(BENCH_OBJ) $(TOOL_TLS_LIBS) $(STATIC) $(LDLIBS)
 
 # bench/ parses its numbers with the tool's parser (tools/util.c).
 $(BENCH): $(BUILD)/bench/main.o $(BENCH_OBJ) $(BUILD)/tools/util.o $(STATIC)
@@ -171,7 +171,7 @@ $(UNIT): $(UNIT_OBJ) $(STATIC)
 TOOL_LIB_OBJ := $(filter-out $(BUILD)/tools/main.o,$(TOOL_OBJ)) $(BENCH_OBJ)
 
 $(TOOLT): $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(STATIC) -lcriterion $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLT_OBJ) $(TOOL_LIB_OBJ) $(TOOL_TLS_LIBS) $(STATIC) -lcriterion $(LDLIBS)
 
 $(STRESS): $(STRESS_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(STATIC) -lcriterion $(LDLIBS)

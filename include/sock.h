@@ -681,6 +681,11 @@ int sock_set_transport(sock_t *s, const sock_transport_t *t, void *ctx);
  * state from a handle). */
 void *sock_transport_ctx(const sock_t *s, const sock_transport_t *t);
 
+/* The name of s's transport ("tls"), or NULL when s carries its bytes
+ * itself (or s is NULL).  A caller that moves bytes between descriptors
+ * (splice, sendfile) learns here that they must pass through the layer. */
+const char *sock_transport_name(const sock_t *s);
+
 /* Bytes waiting inside s's transport (0 without one): read them before
  * waiting for the socket to become readable. */
 size_t sock_pending(const sock_t *s);

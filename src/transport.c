@@ -40,6 +40,14 @@ SOCK_API void *sock_transport_ctx(const sock_t *s, const sock_transport_t *t)
     return ext && ext->transport == t && t ? ext->transport_ctx : NULL;
 }
 
+SOCK_API const char *sock_transport_name(const sock_t *s)
+{
+    const struct sock__ext *ext = s ? s->priv_ext : NULL;
+    if (!ext || !ext->transport)
+        return NULL;
+    return ext->transport->name ? ext->transport->name : "?";
+}
+
 SOCK_API size_t sock_pending(const sock_t *s)
 {
     const struct sock__ext *ext = s ? s->priv_ext : NULL;

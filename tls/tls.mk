@@ -36,6 +36,17 @@ else
 lib: no-openssl
 endif
 uninstall: uninstall-tls
+
+# The tool's --tls options (tools/tls.c) stand on libsock-tls when it is
+# built; without OpenSSL the tool is built all the same and refuses them.
+# libsock.a comes again after libsock-tls.a, which calls into it.
+ifneq ($(HAVE_OPENSSL),)
+TOOL_TLS_LIBS := $(TLS_STATIC) $(STATIC) $(TLS_LDLIBS)
+$(BUILD)/tools/tls.o: CPPFLAGS += -DSOCK_TOOL_TLS
+$(TOOL) $(TOOLT): $(TLS_STATIC)
+$(BUILD)/fuzz-cli: $(TLS_STATIC)
+$(BUILD)/fuzz-cli: LDLIBS += $(TOOL_TLS_LIBS)
+endif
 tls-lib: $(TLS_STATIC) $(TLS_SHARED) $(BUILD)/sock-tls.pc
 
 no-openssl:

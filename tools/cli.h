@@ -21,6 +21,8 @@
 #ifndef SOCK_CLI_H
 #define SOCK_CLI_H
 
+#include "tls.h"
+
 /* Exit statuses, the same for every subcommand. */
 #define EXIT_OK 0     /* a clean end, also when the reader of standard output went away */
 #define EXIT_NET 1    /* a network error (the library's error text printed) */
@@ -77,27 +79,29 @@ int tool_parse_globals(int argc, char **argv, char **words, struct cli_command_l
  * library's limit too; an abstract "@name" counts its '@'. */
 #define CLI_UNIX_PATH_MAX 107
 
-/* connect [-v] [-s ADDR] [-p PORT] [--exec CMD] HOST PORT | HOST:PORT
- * connect [-v] [--exec CMD] -U PATH
+/* connect [-v] [-s ADDR] [-p PORT] [--exec CMD | TLS options] HOST PORT | HOST:PORT
+ * connect [-v] [--exec CMD | TLS options] -U PATH
  * With -U, host is "unix:PATH" and port is "". */
 struct connect_args {
     int help;
     int verbose;       /* -v: "connected to ADDR from ADDR" on stderr */
     int is_unix;       /* -U */
     const char *exec;  /* --exec CMD (points into argv), or NULL */
+    struct tool_tls tls; /* --tls, --ca, --cert/--key, --servername, --alpn, --insecure */
     char host[CLI_HOST_MAX], port[CLI_PORT_MAX];
     char src_host[CLI_HOST_MAX];  /* -s, "" when not given */
     char src_port[CLI_PORT_MAX];  /* -p, "" when not given */
 };
 int cli_parse_connect(const struct cli_opts *o, int argc, char **argv, struct connect_args *a);
 
-/* listen [-k] [-v] [--exec CMD] [HOST] PORT | -U PATH */
+/* listen [-k] [-v] [--exec CMD | TLS options] [HOST] PORT | -U PATH */
 struct listen_args {
     int help;
     int keep;          /* -k */
     int verbose;       /* -v: "connection from ADDR" per client on stderr */
     int is_unix;       /* -U: host is "unix:PATH", port "" */
     const char *exec;  /* --exec CMD (points into argv), or NULL */
+    struct tool_tls tls; /* --tls --cert --key [--ca] [--alpn] */
     char host[CLI_HOST_MAX], port[CLI_PORT_MAX];  /* host "" is every local address */
 };
 int cli_parse_listen(const struct cli_opts *o, int argc, char **argv, struct listen_args *a);

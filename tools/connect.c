@@ -19,6 +19,8 @@ static void usage(FILE *f)
             "usage: sock [global options] connect [-v] [-s ADDR] [-p PORT] [--exec CMD] HOST PORT\n"
             "       sock [global options] connect [-v] [-s ADDR] [-p PORT] [--exec CMD] HOST:PORT\n"
             "       sock [global options] connect [-v] [--exec CMD] -U PATH\n"
+            "       sock [global options] connect --tls [--ca FILE | --insecure] [--servername NAME]\n"
+            "                 [--alpn LIST] [--cert FILE --key FILE] [-v] [-s ADDR] [-p PORT] HOST PORT\n"
             "\n"
             "Connect to HOST PORT (the addresses of HOST raced as RFC 8305's Happy Eyeballs\n"
             "does: IPv6 first, the next one 250 ms later), copy standard input to the\n"
@@ -42,6 +44,21 @@ static void usage(FILE *f)
             "                   error is sock's; sock waits for it and exits with its status\n"
             "                   (128+N when signal N ended it; 127: not found)\n"
             "\n"
+            "TLS (as openssl s_client -verify_return_error does):\n"
+            "  --tls            speak TLS: the server's certificate is verified against the\n"
+            "                   system's CAs and must be for HOST (a name, sent as SNI, or\n"
+            "                   an IP address); TLS 1.2 at least; nothing is sent before\n"
+            "                   that; a failed check ends with status 1 and the reason.\n"
+            "                   End of input sends TLS's close_notify; a server that cuts\n"
+            "                   the stream without one is reported (status 1)\n"
+            "  --ca FILE        trust only the CA certificates of FILE (PEM)\n"
+            "  --servername NAME  verify (and send as SNI) NAME instead of HOST\n"
+            "  --alpn LIST      offer these application protocols (h2,http/1.1)\n"
+            "  --cert FILE --key FILE  a client certificate, when the server asks\n"
+            "  --insecure       DANGER: accept any certificate for any name (a warning is\n"
+            "                   printed); the traffic is encrypted but not authenticated\n"
+            "  -v               also 'tls: VERSION, CIPHER, verified SUBJECT'\n"
+            "\n"
             "Exit status: 0 on a clean end, 1 on a network error, 2 on a usage error; with\n"
             "--exec, once connected, the command's.\n");
 }
@@ -53,10 +70,19 @@ static int check_combination(const struct cli_opts *o, const struct connect_args
         tool_err("connect", "-s and -p bind an IP address: they do not go with -U");
         return EXIT_USAGE;
     }
+    if (a->exec && a->tls.on) {
+        tool_err("connect", "--exec hands the command the raw connection: it does not go with "
+                            "--tls");
+        return EXIT_USAGE;
+    }
+    if (a->is_unix && a->tls.on && !a->tls.servername && !a->tls.insecure) {
+        tool_err("connect", "--tls over -U: give the name to verify with --servername NAME");
+        return EXIT_USAGE;
+    }
     int rc = a->is_unix ? 0 : tool_check_numeric("connect", o, "HOST", a->host, a->port);
     if (rc == 0)
         rc = tool_check_numeric("connect", o, "-s", a->src_host, a->src_port);
-    return rc;
+    return rc ? rc : tool_tls_check("connect", &a->tls, "--tls");
 }
 
 int cli_parse_connect(const struct cli_opts *o, int argc, char **argv, struct connect_args *a)
@@ -64,12 +90,18 @@ int cli_parse_connect(const struct cli_opts *o, int argc, char **argv, struct co
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"exec", required_argument, NULL, 'e'},
+                                         TOOL_TLS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
     *a = (struct connect_args){.help = 0};
     const char *unix_path = NULL;
     int ch, rc;
     optind = 0;
     while ((ch = tool_getopt("connect", argc, argv, "hvs:p:U:", opts)) != -1) {
+        if (tool_tls_option("connect", ch, optarg, &a->tls, &rc)) {
+            if (rc)
+                return rc;
+            continue;
+        }
         switch (ch) {
         case 'h':
             a->help = 1;
@@ -146,18 +178,21 @@ int cmd_connect(const struct cli_opts *o, int argc, char **argv)
             usage(stdout);
         return rc;
     }
-    sock_t s;
-    if ((rc = tool_prepare("connect", o, &s)) != 0)
+    /* The TLS files are read before anything goes on the network. */
+    if ((rc = tool_tls_setup("connect", &a.tls)) != 0)
         return rc;
-    if ((a.src_host[0] || a.src_port[0]) && (rc = bind_source(&s, &a)) != 0) {
-        sock_close(&s);
+    sock_t s;
+    if ((rc = tool_prepare("connect", o, &s)) != 0) {
+        tool_tls_free(&a.tls);
         return rc;
     }
+    if ((a.src_host[0] || a.src_port[0]) && (rc = bind_source(&s, &a)) != 0)
+        goto out;
     int code = sock_connect(&s, a.host, a.port);
     if (code < 0) {
         tool_err("connect", "%s", sock_error(&s));
-        sock_close(&s);
-        return tool_status(code);
+        rc = tool_status(code);
+        goto out;
     }
     char peer[SOCK_ADDRSTRLEN] = "?", local[SOCK_ADDRSTRLEN] = "?";
     sock_peer_addr(&s, peer, sizeof peer);
@@ -167,6 +202,8 @@ int cmd_connect(const struct cli_opts *o, int argc, char **argv)
         fprintf(stderr, "connected to %s from %s\n", peer, local);
         fflush(stderr);
     }
+    if ((rc = tool_tls_handshake("connect", &a.tls, &s, a.host, a.verbose)) != 0)
+        goto out;
     if (a.exec) {
         pid_t pid = exec_start("connect", a.exec, &s);
         /* The command holds the connection now; our copy goes. */
@@ -177,6 +214,8 @@ int cmd_connect(const struct cli_opts *o, int argc, char **argv)
                            .trace = o->trace};
     struct pump_stats st;
     rc = pump_run(&s, STDIN_FILENO, STDOUT_FILENO, &po, &st);
+out:
     sock_close(&s);
+    tool_tls_free(&a.tls);
     return rc;
 }

@@ -385,6 +385,8 @@ static ssize_t fill(struct fwd *f, int d)
     if (dr->adaptive && dr->mode == FWD_COPY && dr->full_reads >= 4 && dr->off >= dr->len)
         dr->mode = FWD_PIPE; /* a bulk stream: from now on, spliced */
     ssize_t n = dr->mode == FWD_PIPE ? fill_pipe(f, d) : fill_copy(f, d);
+    dr->src_crossed = n == -EAGAIN && src_sock(f, d) &&
+                      sock_want(src_sock(f, d), 0) == SOCK_WRITABLE;
     if (n == -EAGAIN || n == -EINTR)
         n = f->side[d].failed ? 0 : -EAGAIN; /* a failed side: nothing left */
     if (n == -EAGAIN || n == FILL_AGAIN)
@@ -516,6 +518,8 @@ static int drain(struct fwd *f, int d)
         n = drain_buffer(f, d);
     else
         n = drain_pipe(f, d);
+    dr->dst_crossed = n == -EAGAIN && dst_sock(f, d) &&
+                      sock_want(dst_sock(f, d), 1) == SOCK_READABLE;
     if (n == -EAGAIN || n == -EINTR || n == 0) {
         pass_eof(f, d); /* a file that ended */
         return 0;
@@ -552,15 +556,17 @@ static int drain(struct fwd *f, int d)
 /* ----------------------------------------------------------- the poller */
 
 /* What end e wants now. */
-static unsigned end_wants(const struct fwd *f, const struct fwd_end *e, double now)
+/* What end e wants now; e->on_fill and e->on_drain say which readiness
+ * stands for which work (a layer may cross them, see forward.h). */
+static unsigned end_wants(const struct fwd *f, struct fwd_end *e, double now)
 {
     const struct fwd_side *sd = &f->side[e->side];
-    unsigned w = 0;
+    e->on_fill = e->on_drain = 0;
     if ((sd->s || e == &sd->in) && fill_wanted(f, e->side))
-        w |= SOCK_READABLE;
+        e->on_fill = f->dir[e->side].src_crossed ? SOCK_WRITABLE : SOCK_READABLE;
     if ((sd->s || e == &sd->out) && drain_wanted(f, other(e->side), now))
-        w |= SOCK_WRITABLE;
-    return w;
+        e->on_drain = f->dir[other(e->side)].dst_crossed ? SOCK_READABLE : SOCK_WRITABLE;
+    return (unsigned)(e->on_fill | e->on_drain);
 }
 
 /* The library's poller reports a peer's end of stream (EPOLLRDHUP) at
@@ -614,7 +620,11 @@ static void end_update(struct fwd *f, struct fwd_end *e, double now)
 {
     if (e->fd < 0)
         return;
-    unsigned want = f->over ? 0 : end_wants(f, e, now);
+    unsigned want = 0;
+    if (f->over)
+        e->on_fill = e->on_drain = 0;
+    else
+        want = end_wants(f, e, now);
     if (want)
         e->hung_up = 0;
     int keep = want || (f->side[e->side].s && !f->over && !f->side[e->side].failed);
@@ -678,12 +688,27 @@ static int drain_all(struct fwd *f, int d)
     return moved;
 }
 
+/* Fill direction d and drain it again.  A plain source is filled once
+ * (the poller reports it again if it has more); a layered one on, for as
+ * long as its layer holds bytes the poller cannot see and the destination
+ * takes all: bounded by what the layer holds, which it hands out before it
+ * reads the socket again. */
+static void move(struct fwd *f, int d)
+{
+    while (fill(f, d) > 0) {
+        drain_all(f, d);
+        sock_t *s = src_sock(f, d);
+        if (!s || !sock_pending(s) || pending(&f->dir[d]) > 0)
+            return;
+    }
+}
+
 static void serve(struct fwd *f, int x, int readable, int writable)
 {
-    if (readable && fill(f, x) > 0)
-        drain_all(f, x);
-    if (writable && drain_all(f, other(x)) && fill(f, other(x)) > 0)
-        drain_all(f, other(x));
+    if (readable)
+        move(f, x);
+    if (writable && (drain_all(f, other(x)) || sock_pending(src_sock(f, other(x)))))
+        move(f, other(x));
 }
 
 void fwd_event(struct fwd_end *e, unsigned ev)
@@ -692,8 +717,8 @@ void fwd_event(struct fwd_end *e, unsigned ev)
     if (f->over)
         return;
     int x = e->side;
-    int readable = (e->interest & SOCK_READABLE) && (ev & (SOCK_READABLE | SOCK_HUP | SOCK_ERROR));
-    int writable = (e->interest & SOCK_WRITABLE) && (ev & (SOCK_WRITABLE | SOCK_HUP | SOCK_ERROR));
+    int readable = e->on_fill && (ev & (e->on_fill | SOCK_HUP | SOCK_ERROR));
+    int writable = e->on_drain && (ev & (e->on_drain | SOCK_HUP | SOCK_ERROR));
     if (readable || writable) {
         serve(f, x, readable, writable);
     } else if (f->side[x].s && (ev & SOCK_ERROR)) {
@@ -732,8 +757,8 @@ void fwd_run(struct fwd *f)
     }
     /* Writes held back by --delay that are now due. */
     for (int d = 0; d < 2 && !f->over; d++)
-        if (f->dir[d].next_write > 0 && drain(f, d) && fill(f, d) > 0)
-            drain_all(f, d);
+        if (f->dir[d].next_write > 0 && drain(f, d))
+            move(f, d);
     update(f);
 }
 
@@ -777,8 +802,11 @@ static void choose_mode(struct fwd *f, int d)
     int dfd = dst_sock(f, d) ? -1 : dst_fd(f, d);
     dr->foreign_src = (unsigned char)is_socket_fd(sfd);
     dr->foreign_dst = (unsigned char)is_socket_fd(dfd);
+    /* A layer's bytes pass through user memory anyway: one copy buffer
+     * between it and the other side is the shortest way. */
+    int layered = sock_transport_name(src_sock(f, d)) || sock_transport_name(dst_sock(f, d));
     if (h->see_bytes || h->max_chunk || h->delay_ms > 0 || h->buf_bytes[d] || h->fault[d] ||
-        dr->foreign_src || dr->foreign_dst)
+        dr->foreign_src || dr->foreign_dst || layered)
         dr->mode = FWD_COPY;
     else if (sfd >= 0 && dst_sock(f, d) && is_regular_fd(sfd))
         dr->mode = FWD_SENDFILE;

@@ -12,8 +12,14 @@
  *   - from a regular file to a connection with sock_sendfile();
  *   - through a copy buffer of FWD_BUF_BYTES, allocated while bytes are in
  *     flight, where a hook must see the bytes (a hexdump, --max-chunk,
- *     --delay) or where the library cannot be used without waiting (a
- *     foreign socket as standard input or output).
+ *     --delay), where the library cannot be used without waiting (a
+ *     foreign socket as standard input or output), or where a connection
+ *     has a layer (TLS: its bytes must pass through user memory).
+ *
+ * A layered connection may hold received bytes that the poller cannot see
+ * (sock_pending): the engine reads them on at once, without waiting, as
+ * long as the direction has room, and waits for what the layer asks
+ * (sock_want), which may be the other readiness than the direction's.
  *
  * A direction reads only while it has room, so a destination that does not
  * read stops the reading from its source: a session holds at most its two
@@ -63,6 +69,7 @@ struct fwd_end {
     unsigned char watched; /* in the poller */
     unsigned char always;  /* the poller refused it: always ready */
     unsigned char hung_up; /* hung up with nothing wanted: left out of the poller */
+    unsigned char on_fill, on_drain; /* the readiness its fill / drain waits for now */
 };
 
 /* One direction: from side `d` to side `1 - d`. */
@@ -76,6 +83,10 @@ struct fwd_dir {
     unsigned char foreign_src, foreign_dst; /* a socket of someone else's (see forward.c) */
     unsigned char adaptive;    /* copy while messages are small, splice once bulk */
     unsigned char full_reads;  /* copy reads in a row that filled the buffer */
+    /* A layer (TLS) under the source or destination waits for the other
+     * readiness than the direction's (sock_want): a receive that must
+     * first send, a send that must first receive. */
+    unsigned char src_crossed, dst_crossed;
     char *buf;                 /* copy buffer, or the urgent-data detour */
     size_t off, len;           /* buf[off, len) is still to be written */
     unsigned long long moved;  /* bytes delivered: the offset of the next */

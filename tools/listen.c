@@ -23,6 +23,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sock [global options] listen [-k] [-v] [--exec CMD] [HOST] PORT\n"
             "       sock [global options] listen [-k] [-v] [--exec CMD] -U PATH\n"
+            "       sock [global options] listen --tls --cert FILE --key FILE [--ca FILE]\n"
+            "                 [--alpn LIST] [-k] [-v] [HOST] PORT\n"
             "\n"
             "Listen on HOST PORT (every local address, IPv4 and IPv6, when HOST is left\n"
             "out; PORT 0 lets the system choose), print 'listening on ADDR' on standard\n"
@@ -46,6 +48,19 @@ static void usage(FILE *f)
             "                    running together; each failure (or, with -v, each end)\n"
             "                    is reported, and the server keeps serving\n"
             "\n"
+            "TLS:\n"
+            "  --tls             each client speaks TLS: the handshake presents --cert (PEM,\n"
+            "                    the chain after it) with its private key --key; a client\n"
+            "                    that fails it (or speaks plain TCP) is reported by name\n"
+            "                    and, with -k, the next one is taken.  End of input sends\n"
+            "                    close_notify; a client that cuts the stream without one\n"
+            "                    is reported\n"
+            "  --ca FILE         ask each client for a certificate signed by a CA of FILE,\n"
+            "                    and refuse those without one\n"
+            "  --alpn LIST       the application protocols this server speaks, in order of\n"
+            "                    preference (h2,http/1.1); a client offering none is refused\n"
+            "  -v                also 'tls: VERSION, CIPHER, ...' for each client\n"
+            "\n"
             "--timeout MS ends the wait for the client after MS (status 1) and a client\n"
             "that sends and takes nothing for MS; with -k it only ends idle clients (the\n"
             "server waits for the next client for ever); with --exec it bounds only the\n"
@@ -61,13 +76,17 @@ int cli_parse_listen(const struct cli_opts *o, int argc, char **argv, struct lis
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"exec", required_argument, NULL, 'e'},
                                          {"help", no_argument, NULL, 'h'},
+                                         TOOL_TLS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
-    *a = (struct listen_args){.keep = 0};
+    *a = (struct listen_args){.tls = {.server = 1}};
     const char *unix_path = NULL;
     int ch, rc;
     optind = 0;
     while ((ch = tool_getopt("listen", argc, argv, "kvU:h", opts)) != -1) {
-        if (ch == 'k') {
+        if (tool_tls_option("listen", ch, optarg, &a->tls, &rc)) {
+            if (rc)
+                return rc;
+        } else if (ch == 'k') {
             a->keep = 1;
         } else if (ch == 'v') {
             a->verbose = 1;
@@ -85,6 +104,13 @@ int cli_parse_listen(const struct cli_opts *o, int argc, char **argv, struct lis
         } else {
             return EXIT_USAGE;
         }
+    }
+    if ((rc = tool_tls_check("listen", &a->tls, "--tls")) != 0)
+        return rc;
+    if (a->exec && a->tls.on) {
+        tool_err("listen", "--exec hands the command the raw connection: it does not go with "
+                           "--tls");
+        return EXIT_USAGE;
     }
     if (unix_path) {
         if (optind < argc) {
@@ -216,8 +242,11 @@ static int serve_exec_one(const struct cli_opts *o, const struct listen_args *a,
     return pid < 0 ? EXIT_NET : exec_wait("listen", a->exec, pid, addr, a->verbose);
 }
 
-/* Copy standard input and output to one client, or to one after another. */
-static int serve_pump(const struct cli_opts *o, const struct listen_args *a, sock_t *acep)
+/* Copy standard input and output to one client, or to one after another.
+ * With --tls each client's handshake comes first; one that fails it is
+ * reported, and with -k the next client is taken (standard input is
+ * still unread then, so it goes to the first client that gets through). */
+static int serve_pump(const struct cli_opts *o, struct listen_args *a, sock_t *acep)
 {
     int in_fd = STDIN_FILENO, rc;
     do {
@@ -228,6 +257,10 @@ static int serve_pump(const struct cli_opts *o, const struct listen_args *a, soc
         }
         char addr[SOCK_ADDRSTRLEN];
         note_client(a, &peer, addr, sizeof addr);
+        if ((rc = tool_tls_handshake("listen", &a->tls, &peer, NULL, a->verbose)) != 0) {
+            sock_close(&peer);
+            continue; /* the loop's condition: the next client with -k */
+        }
         struct pump_opts po = {.cmd = "listen", .idle_ms = o->timeout_ms,
                                .progress = o->progress, .trace = o->trace};
         struct pump_stats st;
@@ -257,9 +290,14 @@ int cmd_listen(const struct cli_opts *o, int argc, char **argv)
     /* --timeout bounds the wait for the one client; a keep-open server
      * waits for its next client for ever, and the timeout ends only a
      * client that stays idle. */
-    sock_t acep;
-    if ((rc = tool_listen("listen", o, a.host, a.port, -1, !a.keep, &acep)) != 0)
+    /* The certificate and key are read before the port is taken. */
+    if ((rc = tool_tls_setup("listen", &a.tls)) != 0)
         return rc;
+    sock_t acep;
+    if ((rc = tool_listen("listen", o, a.host, a.port, -1, !a.keep, &acep)) != 0) {
+        tool_tls_free(&a.tls);
+        return rc;
+    }
     if (a.exec && a.keep)
         rc = serve_exec_many(o, &a, &acep);
     else if (a.exec)
@@ -267,5 +305,6 @@ int cmd_listen(const struct cli_opts *o, int argc, char **argv)
     else
         rc = serve_pump(o, &a, &acep);
     sock_close(&acep);
+    tool_tls_free(&a.tls);
     return rc;
 }

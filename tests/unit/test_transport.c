@@ -191,9 +191,12 @@ FAMILY_TEST(transport, want_says_what_an_eagain_waits_for, .timeout = 10)
     cr_assert_eq(sock_want(&c, 0), SOCK_READABLE);
     cr_assert_eq(sock_want(&c, 1), SOCK_WRITABLE);
     cr_assert_eq(sock_want(NULL, 1), SOCK_WRITABLE);
+    cr_assert_null(sock_transport_name(&c));
+    cr_assert_null(sock_transport_name(NULL));
     static struct toy tc;
     memset(&tc, 0, sizeof tc);
     expect_ok(&c, sock_set_transport(&c, &toy_transport, &tc));
+    cr_assert_str_eq(sock_transport_name(&c), "toy");
     expect_ok(&c, sock_set_nonblocking(&c, 1));
     tc.want_readable_once = 1;
     expect_code(&c, sock_send(&c, "x", 1), -EAGAIN);
