@@ -120,6 +120,8 @@ int cli_parse_echo(const struct cli_opts *o, int argc, char **argv, struct echo_
 
 /* relay [-k] [-q] [--max-chunk N] [--delay MS] [--dump PREFIX | -o] [--buffer N[:M]]
  *       [--sockbuf SND[:RCV]] [--frame KIND] [--reset-after|--close-after|--stall-after DIR:N]
+ *       [--tls-listen --cert FILE --key FILE] [--tls-connect [--ca FILE | --insecure]
+ *       [--servername NAME] [--alpn LIST]]
  *       [-U PATH] [[HOST:]LISTEN_PORT | unix:PATH] (HOST PORT | HOST:PORT | unix:PATH)
  * A Unix side has its "unix:PATH" as host and "0" as port. */
 struct relay_args {
@@ -137,6 +139,10 @@ struct relay_args {
     long fault_at[2];
     char lhost[CLI_HOST_MAX], lport[CLI_PORT_MAX];  /* where to listen */
     char thost[CLI_HOST_MAX], tport[CLI_PORT_MAX];  /* the target */
+    /* --tls-listen (with --cert, --key): the clients speak TLS to the
+     * relay; --tls-connect (with --ca or --insecure, --servername,
+     * --alpn): the relay speaks TLS to the target. */
+    struct tool_tls tls_in, tls_out;
 };
 int cli_parse_relay(const struct cli_opts *o, int argc, char **argv, struct relay_args *a);
 

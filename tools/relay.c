@@ -90,14 +90,25 @@ struct frame {
     char *buf;                  /* FRAME_SHOW bytes, allocated at the first message */
 };
 
-enum { CONNECTING, FORWARDING };
+/* A session's life: the client's TLS handshake (--tls-listen), the
+ * connect to the target, the target's TLS handshake (--tls-connect), then
+ * forwarding.  Until forwarding, one of its connections is watched with
+ * connect_tag as the poller's pointer. */
+enum { HANDSHAKE_CLIENT, CONNECTING, HANDSHAKE_SERVER, FORWARDING };
+
+/* Without --timeout, how long a TLS session may take to be set up: a
+ * client that opens a connection and never finishes its handshake must
+ * not hold a session for ever. */
+#define RELAY_TLS_SETUP_S 30.0
 
 /* One client: its connection, the one to the target made for it, and the
  * forwarding session between them (side A the client, B the server). */
 struct session {
     struct fwd f;
-    int connect_tag;           /* TAG_CONNECT: the pointer while connecting */
+    int connect_tag;           /* TAG_CONNECT: the pointer while setting up */
     int state;
+    sock_t *watching;          /* the connection watched with connect_tag, or NULL */
+    unsigned watch_want;       /* ... for this */
     int dead;                  /* ended: freed after the current batch of events */
     unsigned number;
     sock_t cli, srv;
@@ -122,6 +133,7 @@ struct relay {
     const struct cli_opts *cli;
     const char *thost, *tport;
     struct fwd_hooks hooks;
+    struct tool_tls *tls_in, *tls_out; /* --tls-listen, --tls-connect (on or off) */
     sock_poller_t *poller;
     sock_t acep;
     int listen_tag;            /* TAG_LISTENER */
@@ -209,6 +221,20 @@ static void usage(FILE *f)
             "  -U, --unix PATH     listen on the Unix socket PATH (as unix:PATH does); a\n"
             "                      target unix:PATH is a Unix socket too\n"
             "\n"
+            "TLS, on either side or both (what passes is shown in clear):\n"
+            "      --tls-listen    the clients speak TLS to the relay, which presents\n"
+            "                      --cert FILE (PEM, the chain after it) with --key FILE:\n"
+            "                      TLS in front of a plain server\n"
+            "      --tls-connect   the relay speaks TLS to the target, verified against the\n"
+            "                      system's CAs (or --ca FILE) for HOST (or --servername\n"
+            "                      NAME, also sent as SNI), offering --alpn LIST: a plain\n"
+            "                      client in front of a TLS server.  --insecure: DANGER,\n"
+            "                      any certificate is accepted (a warning is printed)\n"
+            "                      Each client's handshakes and connect run on the event\n"
+            "                      loop, so a slow one holds up no other; the setup is\n"
+            "                      bounded by --timeout, else by %.0f s.  A failed handshake\n"
+            "                      is reported; a client whose target failed is reset\n"
+            "\n"
             "Memory per client is bounded: a client that does not read stops the reading\n"
             "from its server.  A session holds about 1 KiB of the relay's memory, plus,\n"
             "while bytes are in flight, two 64 KiB buffers (hexdump, --max-chunk, --delay)\n"
@@ -224,7 +250,7 @@ static void usage(FILE *f)
             "Exit status: 0 when both directions ended cleanly (with -k: after a stop by a\n"
             "signal), 1 on a network error or a reset (or when the record could not be\n"
             "written), 2 on a usage error.\n",
-            RELAY_GRACE_S);
+            RELAY_GRACE_S, RELAY_TLS_SETUP_S);
 }
 
 /* ------------------------------------------------------------------------
@@ -759,6 +785,88 @@ static void connected(struct session *ss)
     session_check(ss);
 }
 
+/* Watch connection c of the session for want (with connect_tag), or stop
+ * watching (c NULL).  Returns 0 or the poller's code. */
+static int setup_watch(struct session *ss, sock_t *c, unsigned want)
+{
+    sock_poller_t *p = ss->r->poller;
+    int rc = 0;
+    if (ss->watching && ss->watching != c) {
+        sock_poller_remove(p, ss->watching);
+        ss->watching = NULL;
+    }
+    if (c && ss->watching == c && ss->watch_want != want)
+        rc = sock_poller_modify(p, c, want, &ss->connect_tag);
+    else if (c && !ss->watching)
+        rc = sock_poller_add(p, c, want, &ss->connect_tag);
+    if (rc == 0 && c) {
+        ss->watching = c;
+        ss->watch_want = want;
+    }
+    return rc;
+}
+
+/* A TLS handshake failed (side: the client's or the server's).  A client
+ * whose target refused TLS is aborted, as for a failed connect; one that
+ * failed its own handshake has been told by it (an alert) and is closed. */
+static void handshake_failed(struct session *ss, int side, int code)
+{
+    sock_t *s = side == FWD_A ? &ss->cli : &ss->srv;
+    const char *text = sock_error(s);
+    if (side == FWD_B) {
+        sock_abort(&ss->cli);
+        event(ss, "---", "tls with the server failed: %s; aborted the client", text);
+        tool_err("relay", "#%u %s (client %s aborted)", ss->number, text, ss->caddr);
+    } else {
+        event(ss, "---", "tls with the client failed: %s", text);
+        tool_err("relay", "#%u %s", ss->number, text);
+    }
+    ss->rc = tool_status(code);
+    session_end(ss);
+}
+
+static void connect_target(struct session *ss);
+
+/* Start (first) or go on with the TLS handshake of one side's connection;
+ * once complete, the session's next step. */
+static void handshake(struct session *ss, int side, int first)
+{
+    struct relay *r = ss->r;
+    sock_t *s = side == FWD_A ? &ss->cli : &ss->srv;
+    struct tool_tls *t = side == FWD_A ? r->tls_in : r->tls_out;
+    ss->state = side == FWD_A ? HANDSHAKE_CLIENT : HANDSHAKE_SERVER;
+    unsigned want = 0;
+    int rc = tool_tls_step(t, s, r->thost, first, &want);
+    if (rc == -EAGAIN) {
+        if ((rc = setup_watch(ss, s, want ? want : SOCK_READABLE)) == 0)
+            return;
+        sock_set_error(s, rc, "cannot watch the connection: %s", sock_strerror(rc));
+    }
+    if (rc < 0) {
+        handshake_failed(ss, side, rc);
+        return;
+    }
+    setup_watch(ss, NULL, 0);
+    char what[300];
+    tool_tls_describe(s, side == FWD_A, what, sizeof what);
+    event(ss, "---", "tls with the %s: %s", side_name[side], what);
+    if (side == FWD_A)
+        connect_target(ss);
+    else
+        connected(ss);
+}
+
+/* The connect to the target is made: TLS with it first, if asked. */
+static void target_reached(struct session *ss)
+{
+    if (ss->r->tls_out->on) {
+        handshake(ss, FWD_B, 1);
+        return;
+    }
+    setup_watch(ss, NULL, 0);
+    connected(ss);
+}
+
 /* The non-blocking connect to the target has news. */
 static void on_connect(struct session *ss)
 {
@@ -771,11 +879,50 @@ static void on_connect(struct session *ss)
         connect_failed(ss, rc);
         return;
     }
-    sock_poller_remove(ss->r->poller, &ss->srv);
-    connected(ss);
+    target_reached(ss);
 }
 
-/* A client just accepted: its session, and the connect to the target. */
+/* Whichever step of the setup the poller's news is for. */
+static void on_setup(struct session *ss)
+{
+    if (ss->dead)
+        return;
+    if (ss->state == CONNECTING)
+        on_connect(ss);
+    else if (ss->state == HANDSHAKE_CLIENT)
+        handshake(ss, FWD_A, 0);
+    else if (ss->state == HANDSHAKE_SERVER)
+        handshake(ss, FWD_B, 0);
+}
+
+/* The connect to the target, made for this client. */
+static void connect_target(struct session *ss)
+{
+    struct relay *r = ss->r;
+    ss->state = CONNECTING;
+    sock_init(&ss->srv);
+    int rc = tool_prepare("relay", r->cli, &ss->srv);
+    if (rc == 0)
+        rc = sock_set_nonblocking(&ss->srv, 1);
+    if (rc != 0) {
+        ss->rc = EXIT_NET;
+        sock_abort(&ss->cli);
+        session_end(ss);
+        return;
+    }
+    int code = sock_connect(&ss->srv, r->thost, r->tport);
+    if (code == 0) {
+        target_reached(ss);
+        return;
+    }
+    if (code == -EINPROGRESS)
+        code = setup_watch(ss, &ss->srv, SOCK_WRITABLE);
+    if (code < 0)
+        connect_failed(ss, code);
+}
+
+/* A client just accepted: its session, then its TLS handshake or the
+ * connect to the target. */
 static void session_begin(struct relay *r, struct session *ss)
 {
     ss->r = r;
@@ -783,6 +930,7 @@ static void session_begin(struct relay *r, struct session *ss)
     ss->number = (unsigned)++r->n.accepted;
     ss->started = tool_now();
     ss->f.fail_side = -1;
+    sock_init(&ss->srv);
     ss->next = r->head;
     if (r->head)
         r->head->prev = ss;
@@ -804,31 +952,23 @@ static void session_begin(struct relay *r, struct session *ss)
             event(ss, "---", "no dump for this client (see standard error)");
         }
     }
-    sock_init(&ss->srv);
-    int rc = tool_prepare("relay", r->cli, &ss->srv);
-    if (rc == 0)
-        rc = sock_set_nonblocking(&ss->srv, 1);
-    if (rc != 0) {
-        ss->rc = EXIT_NET;
-        sock_abort(&ss->cli);
-        session_end(ss);
-        return;
-    }
-    int code = sock_connect(&ss->srv, r->thost, r->tport);
-    if (code == 0) {
-        connected(ss);
-        return;
-    }
-    if (code == -EINPROGRESS)
-        code = sock_poller_add(r->poller, &ss->srv, SOCK_WRITABLE, &ss->connect_tag);
-    if (code < 0) {
-        connect_failed(ss, code);
-        return;
-    }
-    ss->state = CONNECTING;
-    ss->deadline = r->cli->timeout_ms >= 0 ? ss->started + r->cli->timeout_ms / 1000.0 : -1;
+    /* --timeout bounds the whole setup; TLS sessions get a bound anyway. */
+    int tls = r->tls_in->on || r->tls_out->on;
+    ss->deadline = r->cli->timeout_ms >= 0 ? ss->started + r->cli->timeout_ms / 1000.0
+                   : tls                   ? ss->started + RELAY_TLS_SETUP_S
+                                           : -1;
     if (ss->deadline >= 0 && ss->deadline < r->next_scan)
         r->next_scan = ss->deadline;
+    if (!r->tls_in->on) {
+        connect_target(ss);
+        return;
+    }
+    int rc = sock_set_nonblocking(&ss->cli, 1);
+    if (rc < 0) {
+        handshake_failed(ss, FWD_A, rc);
+        return;
+    }
+    handshake(ss, FWD_A, 1);
 }
 
 static void idle_timeout(struct session *ss)
@@ -840,8 +980,30 @@ static void idle_timeout(struct session *ss)
     session_end(ss);
 }
 
-/* --timeout: connects and sessions whose time ran out.  Deadlines only
- * move later, so the earliest one found is when to look again. */
+/* A session's setup (the handshakes, the connect) took too long: the
+ * client is aborted, told no more than a refused one. */
+static void setup_timeout(struct session *ss)
+{
+    struct relay *r = ss->r;
+    static const char *const step[] = {"tls with the client", "connect to the server",
+                                       "tls with the server"};
+    int ms = r->cli->timeout_ms >= 0 ? r->cli->timeout_ms : (int)(RELAY_TLS_SETUP_S * 1000);
+    sock_close(&ss->srv);
+    sock_abort(&ss->cli);
+    event(ss, "---", "%s timed out after %d ms; aborted the client", step[ss->state], ms);
+    if (ss->state == CONNECTING)
+        tool_err("relay", "#%u connect %s:%s: timed out after %d ms (client %s aborted)",
+                 ss->number, r->thost, r->tport, ms, ss->caddr);
+    else
+        tool_err("relay", "#%u %s: not complete after %d ms (client %s aborted)", ss->number,
+                 step[ss->state], ms, ss->caddr);
+    ss->rc = EXIT_NET;
+    session_end(ss);
+}
+
+/* --timeout (and the TLS setup's bound): setups and sessions whose time
+ * ran out.  Deadlines only move later, so the earliest one found is when
+ * to look again. */
 static void scan_timeouts(struct relay *r, double now)
 {
     if (now < r->next_scan)
@@ -849,20 +1011,15 @@ static void scan_timeouts(struct relay *r, double now)
     r->next_scan = 1e300;
     for (struct session *ss = r->head, *next; ss; ss = next) {
         next = ss->next;
-        double until = ss->state == CONNECTING ? ss->deadline
-                                               : ss->f.last_moved + r->o.idle_ms / 1000.0;
+        int setup = ss->state != FORWARDING;
+        if (!setup && r->o.idle_ms < 0)
+            continue;
+        double until = setup ? ss->deadline : ss->f.last_moved + r->o.idle_ms / 1000.0;
         if (until < 0)
             continue;
-        if (now >= until && ss->state == CONNECTING) {
-            sock_close(&ss->srv);
-            sock_abort(&ss->cli);
-            event(ss, "---", "connect to the server timed out after %d ms; aborted the client",
-                  r->cli->timeout_ms);
-            tool_err("relay", "#%u connect %s:%s: timed out after %d ms (client %s aborted)",
-                     ss->number, r->thost, r->tport, r->cli->timeout_ms, ss->caddr);
-            ss->rc = EXIT_NET;
-            session_end(ss);
-        } else if (now >= until && r->o.idle_ms >= 0) {
+        if (now >= until && setup) {
+            setup_timeout(ss);
+        } else if (now >= until) {
             idle_timeout(ss);
         } else if (until < r->next_scan) {
             r->next_scan = until;
@@ -1093,6 +1250,12 @@ static int parse_option(int ch, struct relay_args *a)
     case 'h':
         a->help = 1;
         return 0;
+    case 'T':
+        a->tls_in.on = 1;
+        return 0;
+    case 'O':
+        a->tls_out.on = 1;
+        return 0;
     default:
         return EXIT_USAGE;
     }
@@ -1113,12 +1276,29 @@ int cli_parse_relay(const struct cli_opts *o, int argc, char **argv, struct rela
                                          {"stall-after", required_argument, NULL, 'S'},
                                          {"unix", required_argument, NULL, 'U'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"tls-listen", no_argument, NULL, 'T'},
+                                         {"tls-connect", no_argument, NULL, 'O'},
+                                         TOOL_TLS_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
     (void)o;
-    *a = (struct relay_args){.max_chunk = BUF_SIZE};
-    int ch, listen_unix = 0;
+    *a = (struct relay_args){.max_chunk = BUF_SIZE, .tls_in = {.server = 1}};
+    int ch, listen_unix = 0, rc = 0;
     optind = 0;
     while ((ch = tool_getopt("relay", argc, argv, "kqoU:h", opts)) != -1) {
+        /* --cert and --key are the listening side's, the others the
+         * connecting side's (whose --tls is --tls-connect). */
+        struct tool_tls *t = ch == TOOL_TLS_OPT_CERT || ch == TOOL_TLS_OPT_KEY ? &a->tls_in
+                                                                              : &a->tls_out;
+        if (ch == TOOL_TLS_OPT_TLS) {
+            tool_err("relay", "--tls: say which side: --tls-listen (the clients speak TLS to "
+                              "the relay) or --tls-connect (the relay speaks TLS to the target)");
+            return EXIT_USAGE;
+        }
+        if (tool_tls_option("relay", ch, optarg, t, &rc)) {
+            if (rc)
+                return rc;
+            continue;
+        }
         if (parse_option(ch, a))
             return EXIT_USAGE;
         if (ch == 'U')
@@ -1127,6 +1307,9 @@ int cli_parse_relay(const struct cli_opts *o, int argc, char **argv, struct rela
             return 0;
     }
     argc -= optind, argv += optind;
+    if ((rc = tool_tls_check("relay", &a->tls_in, "--tls-listen")) != 0 ||
+        (rc = tool_tls_check("relay", &a->tls_out, "--tls-connect")) != 0)
+        return rc;
     /* The positional arguments: [HOST:]LISTEN_PORT or unix:PATH (unless
      * -U gave it), then HOST PORT, HOST:PORT or unix:PATH of the target. */
     int need = listen_unix ? 1 : 2;
@@ -1136,7 +1319,6 @@ int cli_parse_relay(const struct cli_opts *o, int argc, char **argv, struct rela
                                            : "HOST and PORT of the target");
         return EXIT_USAGE;
     }
-    int rc = 0;
     if (!listen_unix) {
         rc = is_unix(argv[0]) ? unix_side(argv[0], a->lhost, sizeof a->lhost, a->lport,
                                           sizeof a->lport)
@@ -1151,8 +1333,14 @@ int cli_parse_relay(const struct cli_opts *o, int argc, char **argv, struct rela
                  tool_quote(argv[argc > 2 ? 2 : 1]));
         return EXIT_USAGE;
     }
-    if (is_unix(argv[0]))
+    if (is_unix(argv[0])) {
+        if (a->tls_out.on && !a->tls_out.servername && !a->tls_out.insecure) {
+            tool_err("relay", "--tls-connect to unix:PATH: give the name to verify with "
+                              "--servername NAME");
+            return EXIT_USAGE;
+        }
         return unix_side(argv[0], a->thost, sizeof a->thost, a->tport, sizeof a->tport);
+    }
     return tool_host_port("relay", argc, argv, 1, a->thost, sizeof a->thost, a->tport,
                           sizeof a->tport);
 }
@@ -1171,7 +1359,7 @@ static void on_stop_signal(int sig)
 }
 
 
-/* Stop: no new clients; connects under way are given up (their clients
+/* Stop: no new clients; setups under way are given up (their clients
  * reset); sessions that forward get the grace period to end by
  * themselves. */
 static void begin_stop(struct relay *r, double now)
@@ -1180,7 +1368,7 @@ static void begin_stop(struct relay *r, double now)
     r->stop_deadline = now + RELAY_GRACE_S;
     for (struct session *ss = r->head, *next; ss; ss = next) {
         next = ss->next;
-        if (ss->state == CONNECTING) {
+        if (ss->state != FORWARDING) {
             sock_abort(&ss->cli);
             r->n.cut_off++;
             session_end(ss);
@@ -1217,7 +1405,7 @@ static void report_counts(const struct relay *r)
 static int wait_ms(const struct relay *r, double now, double next_due)
 {
     double until = next_due;
-    if (r->o.idle_ms >= 0 || r->cli->timeout_ms >= 0)
+    if (r->o.idle_ms >= 0 || r->cli->timeout_ms >= 0 || r->tls_in->on || r->tls_out->on)
         if (r->next_scan < 1e299 && (until < 0 || r->next_scan < until))
             until = r->next_scan;
     if (r->listening && !r->accepting && (until < 0 || r->resume_at < until))
@@ -1241,7 +1429,7 @@ static void dispatch(struct relay *r, const sock_event_t *ev)
     if (kind == TAG_LISTENER) {
         on_listener(r);
     } else if (kind == TAG_CONNECT) {
-        on_connect((struct session *)((char *)ev->user - offsetof(struct session, connect_tag)));
+        on_setup((struct session *)((char *)ev->user - offsetof(struct session, connect_tag)));
     } else {
         struct fwd_end *e = ev->user;
         fwd_event(e, ev->events);
@@ -1285,7 +1473,7 @@ static int run(struct relay *r)
         now = tool_now();
         if (r->listening && !r->accepting && !stop_signal && now >= r->resume_at)
             listener_watch(r, 1);
-        if (r->o.idle_ms >= 0 || r->cli->timeout_ms >= 0)
+        if (r->o.idle_ms >= 0 || r->cli->timeout_ms >= 0 || r->tls_in->on || r->tls_out->on)
             scan_timeouts(r, now);
         if (r->o.delay_ms > 0)
             run_delayed(r, now, &next_due);
@@ -1353,12 +1541,25 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv)
      * can never be a port must be a usage error now, not then. */
     if (strncmp(a.thost, "unix:", 5) != 0 && (rc = tool_check_service("relay", a.tport)) != 0)
         return rc;
+    /* The certificates and keys are read before the port is taken. */
+    if ((rc = tool_tls_setup("relay", &a.tls_in)) != 0)
+        return rc;
+    if ((rc = tool_tls_setup("relay", &a.tls_out)) != 0) {
+        tool_tls_free(&a.tls_in);
+        return rc;
+    }
     raise_fd_limit();
     struct relay *r = calloc(1, sizeof *r);
     if (!r) {
         tool_err("relay", "out of memory");
+        tool_tls_free(&a.tls_in);
+        tool_tls_free(&a.tls_out);
         return EXIT_NET;
     }
+    r->tls_in = &a.tls_in;
+    r->tls_out = &a.tls_out;
+    if (a.tls_out.insecure)
+        tool_tls_warn_insecure("relay");
     r->o = (struct relay_opts){.keep = a.keep,
                                .quiet = a.quiet,
                                .max_chunk = a.max_chunk,
@@ -1408,5 +1609,7 @@ int cmd_relay(const struct cli_opts *o, int argc, char **argv)
     signal_poller = NULL;
     int r_dump_failed = r->dump_failed;
     free(r);
+    tool_tls_free(&a.tls_in);
+    tool_tls_free(&a.tls_out);
     return rc == EXIT_OK && (record_failed || r_dump_failed) ? EXIT_NET : rc;
 }
