@@ -64,7 +64,8 @@ static inline int sock__wants_nonblock(const sock_t *s)
  * sending side (connect, send, close, ...), one by the receiving side
  * (accept, recv), one by shutdown, so that one thread sending, another
  * receiving and a third shutting the socket down to wake them never write
- * the same memory. */
+ * the same memory.  A layer's sock_set_error() from inside a transport
+ * hook writes the buffer of that hook's side (transport.c). */
 enum sock__side { SOCK__SIDE_SEND = 0, SOCK__SIDE_RECV = 1, SOCK__SIDE_CTL = 2 };
 
 struct sock__connecting;
