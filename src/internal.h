@@ -120,6 +120,11 @@ int sock__failf(sock_t *s, int side, int code, const char *fmt, ...)
  * SOCK_ECLOSED after sock_close(), else -ENOTCONN. */
 int sock__fail_unusable(sock_t *s, int side, const char *step);
 
+/* Whether side's error buffer holds a text (a layer's failure told in its
+ * own words).  Reads that side's buffer only, never the one another
+ * thread's side may be writing, as sock_error() may. */
+int sock__side_has_error(const sock_t *s, int side);
+
 /* A list of addresses tried and why each failed, for bind and connect. */
 struct sock__attempts {
     char text[SOCK_ERRLEN];

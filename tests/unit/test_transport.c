@@ -355,3 +355,34 @@ Test(transport, layer_errors_of_shutdown_and_outside_hooks, .timeout = 10)
     cr_expect_str_eq(sent, "layer: outside any hook");
     sock_close(&c), sock_close(&s);
 }
+
+/* A layer that fails its receive without a word of its own. */
+static ssize_t mute_recv(void *ctx, int fd, void *buf, size_t len, unsigned *want)
+{
+    (void)ctx, (void)fd, (void)buf, (void)len, (void)want;
+    return SOCK_ETLS;
+}
+
+static const sock_transport_t mute_recv_transport = {
+    .name = "mute", .send = failing_send, .recv = mute_recv};
+
+/* The library keeps a layer's words only when the layer said them for the
+ * side that failed: a silent receive failure gets the library's own text,
+ * never the send side's older one (nor does looking for it read the
+ * buffer a sending thread may be writing). */
+Test(transport, silent_layer_failure_gets_the_librarys_words, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on("127.0.0.1", &c, &s);
+    static struct failing f;
+    f.s = &c;
+    expect_ok(&c, sock_set_transport(&c, &mute_recv_transport, &f));
+    cr_assert_eq(sock_send(&c, "x", 1), SOCK_ETLS);
+    cr_assert_str_eq(sock_error(&c), "layer: the send failed");
+    char b;
+    cr_assert_eq(sock_recv(&c, &b, 1), SOCK_ETLS);
+    cr_expect(strncmp(sock_error(&c), "recv from 127.0.0.1:", 20) == 0 &&
+                  strstr(sock_error(&c), sock_strerror(SOCK_ETLS)) != NULL,
+              "the silent receive failure reads '%s'", sock_error(&c));
+    sock_close(&c), sock_close(&s);
+}
