@@ -699,7 +699,10 @@ size_t sock_pending(const sock_t *s);
 unsigned sock_want(const sock_t *s, int sending);
 
 /* For layers: record the failure text of s (printf-style) as sock_error()
- * will show it, and return code. */
+ * will show it, and return code.  Called from inside a hook of s, it
+ * records the text of that hook's side (send, receive or shutdown), so a
+ * layer failing on a receiving thread does not touch a sending thread's
+ * text; anywhere else, the send side's. */
 int sock_set_error(sock_t *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

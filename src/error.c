@@ -148,6 +148,12 @@ int sock__fail_unusable(sock_t *s, int side, const char *step)
     return sock__fail(s, side, -ENOTCONN, "%s: socket is not connected", step);
 }
 
+int sock__side_has_error(const sock_t *s, int side)
+{
+    const struct sock__ext *ext = __atomic_load_n(&s->priv_ext, __ATOMIC_ACQUIRE);
+    return ext && ext->err[side][0] != '\0';
+}
+
 void sock__attempt_add(struct sock__attempts *a, const char *addr, int code)
 {
     size_t room = sizeof a->text - a->len;

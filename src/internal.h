@@ -64,7 +64,8 @@ static inline int sock__wants_nonblock(const sock_t *s)
  * sending side (connect, send, close, ...), one by the receiving side
  * (accept, recv), one by shutdown, so that one thread sending, another
  * receiving and a third shutting the socket down to wake them never write
- * the same memory. */
+ * the same memory.  A layer's sock_set_error() from inside a transport
+ * hook writes the buffer of that hook's side (transport.c). */
 enum sock__side { SOCK__SIDE_SEND = 0, SOCK__SIDE_RECV = 1, SOCK__SIDE_CTL = 2 };
 
 struct sock__connecting;
@@ -118,6 +119,11 @@ int sock__failf(sock_t *s, int side, int code, const char *fmt, ...)
 /* The error for a call on a closed handle or one without a connection:
  * SOCK_ECLOSED after sock_close(), else -ENOTCONN. */
 int sock__fail_unusable(sock_t *s, int side, const char *step);
+
+/* Whether side's error buffer holds a text (a layer's failure told in its
+ * own words).  Reads that side's buffer only, never the one another
+ * thread's side may be writing, as sock_error() may. */
+int sock__side_has_error(const sock_t *s, int side);
 
 /* A list of addresses tried and why each failed, for bind and connect. */
 struct sock__attempts {

@@ -44,8 +44,10 @@ int sock__check_io(sock_t *s, int side, const char *step, const void *buf, size_
 int sock__io_fail(sock_t *s, int side, const char *step, int code, size_t done, size_t len)
 {
     /* A layer's failure (SOCK_ETLS) was told in the layer's own words
-     * (sock_set_error): keep them. */
-    if (code == SOCK_ETLS && (sock__flags(s) & SOCK__TRANSPORT) && sock_error(s)[0])
+     * (sock_set_error, from this side's hook): keep them.  Only this
+     * side's buffer is looked at: the other may be being written by
+     * another thread. */
+    if (code == SOCK_ETLS && (sock__flags(s) & SOCK__TRANSPORT) && sock__side_has_error(s, side))
         return code;
     char peer[SOCK_ADDRSTRLEN] = "?";
     sock_peer_addr(s, peer, sizeof peer);

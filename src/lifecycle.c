@@ -517,8 +517,9 @@ static int do_shutdown(sock_t *s, int how)
          * down, and the caller calls again when the socket is ready. */
         if (rc == -EAGAIN)
             return rc;
-        /* A layer's own words (SOCK_ETLS, set by it) are kept. */
-        if (rc == SOCK_ETLS && sock_error(s)[0])
+        /* A layer's own words (SOCK_ETLS, set by its shutdown hook in the
+         * shutdown side's buffer) are kept. */
+        if (rc == SOCK_ETLS && sock__side_has_error(s, SOCK__SIDE_CTL))
             return rc;
         if (rc < 0)
             return sock__fail(s, SOCK__SIDE_CTL, rc, "shutdown(%s): ending the %s layer",

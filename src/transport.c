@@ -65,12 +65,44 @@ SOCK_API unsigned sock_want(const sock_t *s, int sending)
     return ext->want[sending != 0];
 }
 
+/* The handle and the side (enum sock__side) of the transport hook this
+ * thread is running, so that a layer's sock_set_error() from inside a hook
+ * writes that side's error buffer: a recv hook failing on a receiving
+ * thread then never writes the buffer a sending thread writes at the same
+ * time.  Outside any hook (a layer's own calls, such as checking its
+ * arguments before a handshake), and for another handle than the hook's,
+ * the send side, as the library's own calls on a connected handle. */
+struct hook_frame {
+    const sock_t *s;
+    int side;
+};
+
+static _Thread_local struct hook_frame running_hook = {NULL, SOCK__SIDE_SEND};
+
+/* Mark the hook of s's side as running on this thread; returns the frame
+ * to give back to hook_leave(), so that a hook calling the library on
+ * another layered handle gets its own marking back. */
+static struct hook_frame hook_enter(const sock_t *s, int side)
+{
+    struct hook_frame outer = running_hook;
+    running_hook.s = s;
+    running_hook.side = side;
+    return outer;
+}
+
+static void hook_leave(struct hook_frame outer)
+{
+    running_hook = outer;
+}
+
 /* One call of the transport; an -EAGAIN's wish is kept for sock_want(). */
 static ssize_t transport_call(sock_t *s, void *buf, size_t len, unsigned *want, int sending)
 {
     struct sock__ext *ext = s->priv_ext;
+    struct hook_frame outer = hook_enter(s, sending ? SOCK__SIDE_SEND : SOCK__SIDE_RECV);
     ssize_t n = sending ? ext->transport->send(ext->transport_ctx, s->priv_fd, buf, len, want)
                         : ext->transport->recv(ext->transport_ctx, s->priv_fd, buf, len, want);
+    hook_leave(outer);
     if (n == -EAGAIN) {
         unsigned w = *want ? *want : sending ? SOCK_WRITABLE : SOCK_READABLE;
         ext->want[sending] = (unsigned char)(w & SOCK_READABLE ? SOCK_READABLE : SOCK_WRITABLE);
@@ -95,7 +127,11 @@ int sock__transport_shutdown(sock_t *s, int64_t deadline)
         return 0;
     for (;;) {
         unsigned want = SOCK_WRITABLE;
+        /* sock_shutdown's own failures go to the shutdown side's buffer,
+         * and so do the layer's words from its shutdown hook. */
+        struct hook_frame outer = hook_enter(s, SOCK__SIDE_CTL);
         int rc = ext->transport->shutdown(ext->transport_ctx, s->priv_fd, &want);
+        hook_leave(outer);
         if (rc != -EAGAIN && rc != -EINTR)
             return rc;
         if (rc == -EAGAIN) {
@@ -131,7 +167,8 @@ SOCK_API int sock_set_error(sock_t *s, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    return sock__failf(s, SOCK__SIDE_SEND, code, "%s", text);
+    int side = running_hook.s == s ? running_hook.side : SOCK__SIDE_SEND;
+    return sock__failf(s, side, code, "%s", text);
 }
 
 SOCK_API void sock_trace_step(const sock_t *s, const char *step, long long result,

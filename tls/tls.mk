@@ -79,18 +79,24 @@ $(BUILD)/sock-tls.pc: sock-tls.pc.in
 	@mkdir -p $(dir $@)
 	$(TLS_PC_SUBST) > $@
 
+# The CMake component (cmake/sock-tls.cmake.in: sock::sock-tls) goes next to
+# libsock's sockConfig.cmake, which includes it, with the same substitution.
+TLS_CMAKE_SUBST = $(CMAKE_SUBST) -e 's|@TLS_SONAME@|$(TLS_SONAME)|g' cmake/sock-tls.cmake.in
+
 install-tls: tls-lib
-	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR)
 	install -m 644 include/sock_tls.h $(DESTDIR)$(INCDIR)/sock_tls.h
 	install -m 644 $(TLS_STATIC) $(DESTDIR)$(LIBDIR)/libsock-tls.a
 	install -m 755 $(TLS_SHARED) $(DESTDIR)$(LIBDIR)/libsock-tls.so.$(TLS_VERSION)
 	ln -sf libsock-tls.so.$(TLS_VERSION) $(DESTDIR)$(LIBDIR)/$(TLS_SONAME)
 	ln -sf $(TLS_SONAME) $(DESTDIR)$(LIBDIR)/libsock-tls.so
 	$(TLS_PC_SUBST) > $(DESTDIR)$(LIBDIR)/pkgconfig/sock-tls.pc
+	$(TLS_CMAKE_SUBST) > $(DESTDIR)$(CMAKEDIR)/sock-tls.cmake
 
 uninstall-tls:
 	rm -f $(DESTDIR)$(INCDIR)/sock_tls.h $(DESTDIR)$(LIBDIR)/libsock-tls.a \
-	      $(DESTDIR)$(LIBDIR)/libsock-tls.so* $(DESTDIR)$(LIBDIR)/pkgconfig/sock-tls.pc
+	      $(DESTDIR)$(LIBDIR)/libsock-tls.so* $(DESTDIR)$(LIBDIR)/pkgconfig/sock-tls.pc \
+	      $(DESTDIR)$(CMAKEDIR)/sock-tls.cmake
 
 # Part 5 of `make bench` (bench/run.py): libsock-tls against openssl and
 # socat (tls/bench/main.c).

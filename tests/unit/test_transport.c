@@ -4,19 +4,24 @@
  * zero-copy calls, which copy then, sock_pipe_t), its waits are honoured
  * (a send that needs the socket readable), its shutdown runs before the
  * socket's, it is released exactly once, and non-blocking mode passes
- * -EAGAIN through.
+ * -EAGAIN through; a layer's failure texts (sock_set_error) land in the
+ * buffer of the side whose hook failed.
  *
- * The layer here is a toy: every byte XOR 0x5a on the wire, so a raw
- * reader of the socket sees other bytes than the layer's user.
+ * The main layer here is a toy: every byte XOR 0x5a on the wire, so a raw
+ * reader of the socket sees other bytes than the layer's user; the second
+ * one fails every call in its own words.
  */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct toy {
@@ -225,4 +230,162 @@ Test(transport, bad_arguments, .timeout = 5)
     cr_assert_eq(sock_set_error(&s, -EPROTO, "layer said %d", 7), -EPROTO);
     cr_assert_str_eq(sock_error(&s), "layer said 7");
     sock_close(&s);
+}
+
+/* ---------------------------------------------------------------- a layer's words, per side */
+
+/* A layer whose every call fails in its own words (sock_set_error), as
+ * TLS does for a bad record.  The recv hook first says it is running
+ * (in_recv), then waits for the test's go before it fails, so that a send
+ * can fail while the receive is inside its hook, in a fixed order. */
+struct failing {
+    sock_t *s;
+    sem_t in_recv, go;
+};
+
+static ssize_t failing_send(void *ctx, int fd, const void *buf, size_t len, unsigned *want)
+{
+    struct failing *f = ctx;
+    (void)fd, (void)buf, (void)len, (void)want;
+    return sock_set_error(f->s, SOCK_ETLS, "layer: the send failed");
+}
+
+/* Wait for sem at most 5 s: a test that goes wrong fails, never hangs. */
+static int wait_sem(sem_t *sem)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    int rc;
+    while ((rc = sem_timedwait(sem, &ts)) < 0 && errno == EINTR)
+        ;
+    return rc;
+}
+
+static ssize_t failing_recv(void *ctx, int fd, void *buf, size_t len, unsigned *want)
+{
+    struct failing *f = ctx;
+    (void)fd, (void)buf, (void)len, (void)want;
+    sem_post(&f->in_recv);
+    if (wait_sem(&f->go) < 0)
+        return sock_set_error(f->s, -ETIMEDOUT, "layer: no go within 5 s");
+    return sock_set_error(f->s, SOCK_ETLS, "layer: the receive failed");
+}
+
+static int failing_shutdown(void *ctx, int fd, unsigned *want)
+{
+    struct failing *f = ctx;
+    (void)fd, (void)want;
+    return sock_set_error(f->s, SOCK_ETLS, "layer: the shutdown failed");
+}
+
+static const sock_transport_t failing_transport = {
+    .name = "failing", .send = failing_send, .recv = failing_recv, .shutdown = failing_shutdown};
+
+struct receiver {
+    sock_t *s;
+    ssize_t rc;
+    char text[SOCK_ERRLEN];
+};
+
+static void *receive_once(void *arg)
+{
+    struct receiver *r = arg;
+    char b;
+    r->rc = sock_recv(r->s, &b, 1);
+    snprintf(r->text, sizeof r->text, "%s", sock_error(r->s));
+    return NULL;
+}
+
+/* One thread receives while another sends, and the layer fails both from
+ * its hooks: each side's text is recorded in that side's buffer.  The
+ * sender's text therefore stays what its send failed with (sock_error's
+ * contract: valid until the next failing call of the same kind), even
+ * after the receive failed later; a layer that wrote the send side's
+ * buffer from the recv hook would replace it with the receive's words
+ * (and, unordered, two threads would write one buffer at once). */
+Test(transport, layer_errors_go_to_the_side_of_the_hook, .timeout = 20)
+{
+    sock_t c, s;
+    pair_on("127.0.0.1", &c, &s);
+    static struct failing f;
+    f.s = &c;
+    cr_assert_eq(sem_init(&f.in_recv, 0, 0), 0);
+    cr_assert_eq(sem_init(&f.go, 0, 0), 0);
+    expect_ok(&c, sock_set_transport(&c, &failing_transport, &f));
+
+    struct receiver r = {.s = &c};
+    pthread_t t = spawn(receive_once, &r);
+    cr_assert_eq(wait_sem(&f.in_recv), 0, "the receiving thread never reached the recv hook");
+    /* The receive is inside its hook: this thread's send fails now. */
+    cr_assert_eq(sock_send(&c, "x", 1), SOCK_ETLS);
+    const char *mine = sock_error(&c);
+    cr_assert_str_eq(mine, "layer: the send failed");
+    sem_post(&f.go);
+    join_within(t, 5000);
+
+    cr_assert_eq(r.rc, SOCK_ETLS, "the receive returned %zd", r.rc);
+    cr_expect_str_eq(r.text, "layer: the receive failed", "the receiving thread read '%s'", r.text);
+    cr_expect_str_eq(mine, "layer: the send failed",
+                     "the send side's text became '%s' when the receive failed", mine);
+    /* The last failure is still the one sock_error() names. */
+    cr_expect_str_eq(sock_error(&c), "layer: the receive failed");
+    sock_close(&c), sock_close(&s);
+    sem_destroy(&f.in_recv), sem_destroy(&f.go);
+}
+
+/* The shutdown hook's words go to the shutdown side's buffer, and a
+ * sock_set_error() outside any hook to the send side's, as before. */
+Test(transport, layer_errors_of_shutdown_and_outside_hooks, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on("127.0.0.1", &c, &s);
+    static struct failing f;
+    f.s = &c;
+    expect_ok(&c, sock_set_transport(&c, &failing_transport, &f));
+    cr_assert_eq(sock_send(&c, "x", 1), SOCK_ETLS);
+    const char *sent = sock_error(&c);
+    cr_assert_eq(sock_shutdown(&c, SOCK_SHUT_WRITE), SOCK_ETLS);
+    cr_expect_str_eq(sock_error(&c), "layer: the shutdown failed");
+    cr_expect_str_eq(sent, "layer: the send failed",
+                     "the send side's text became '%s' when the shutdown failed", sent);
+    /* Outside a hook: the send side's buffer, which the shutdown's text
+     * does not share. */
+    const char *shut = sock_error(&c);
+    cr_assert_eq(sock_set_error(&c, -EPROTO, "layer: outside any hook"), -EPROTO);
+    cr_expect_str_eq(sock_error(&c), "layer: outside any hook");
+    cr_expect_str_eq(shut, "layer: the shutdown failed");
+    cr_expect_str_eq(sent, "layer: outside any hook");
+    sock_close(&c), sock_close(&s);
+}
+
+/* A layer that fails its receive without a word of its own. */
+static ssize_t mute_recv(void *ctx, int fd, void *buf, size_t len, unsigned *want)
+{
+    (void)ctx, (void)fd, (void)buf, (void)len, (void)want;
+    return SOCK_ETLS;
+}
+
+static const sock_transport_t mute_recv_transport = {
+    .name = "mute", .send = failing_send, .recv = mute_recv};
+
+/* The library keeps a layer's words only when the layer said them for the
+ * side that failed: a silent receive failure gets the library's own text,
+ * never the send side's older one (nor does looking for it read the
+ * buffer a sending thread may be writing). */
+Test(transport, silent_layer_failure_gets_the_librarys_words, .timeout = 10)
+{
+    sock_t c, s;
+    pair_on("127.0.0.1", &c, &s);
+    static struct failing f;
+    f.s = &c;
+    expect_ok(&c, sock_set_transport(&c, &mute_recv_transport, &f));
+    cr_assert_eq(sock_send(&c, "x", 1), SOCK_ETLS);
+    cr_assert_str_eq(sock_error(&c), "layer: the send failed");
+    char b;
+    cr_assert_eq(sock_recv(&c, &b, 1), SOCK_ETLS);
+    cr_expect(strncmp(sock_error(&c), "recv from 127.0.0.1:", 20) == 0 &&
+                  strstr(sock_error(&c), sock_strerror(SOCK_ETLS)) != NULL,
+              "the silent receive failure reads '%s'", sock_error(&c));
+    sock_close(&c), sock_close(&s);
 }
