@@ -36,7 +36,7 @@ static int fail(struct pump *p, const char *what, int err)
     char peer[SOCK_ADDRSTRLEN] = "?";
     sock_peer_addr(p->s, peer, sizeof peer);
     tool_err(p->o->cmd, "%s %s: %s (sent %llu, received %llu bytes)", what, peer,
-             sock_strerror(-err), p->st->sent, p->st->received);
+             sock_strerror(err), p->st->sent, p->st->received);
     return EXIT_NET;
 }
 
