@@ -429,7 +429,11 @@ static void show_behind(struct session *ss, int d, size_t held)
 {
     unsigned long long n = behind_bytes(ss, d, held);
     if (n > 0) {
-        event(ss, dir_tag[d], "%s is %llu bytes behind", receiver_name[d], n);
+        /* Through TLS the send queue holds records: the count includes
+         * their headers and tags, and TLS's own messages. */
+        const sock_t *to = d == FWD_A ? &ss->srv : &ss->cli;
+        event(ss, dir_tag[d], "%s is %llu bytes behind%s", receiver_name[d], n,
+              sock_transport_name(to) ? " (TLS records, with their overhead)" : "");
         if (!ss->behind[d]) {
             ss->behind[d] = 1;
             ss->r->behind_now++;

@@ -494,3 +494,34 @@ Test(tool, relay_shows_clear_text_and_reports_the_target, .timeout = 30)
     cr_assert(strstr(rerr, "is not a trusted CA (client 127.0.0.1:"), "%s", rerr);
     free(out), free(err), free(rout), free(rerr);
 }
+
+/* A relay buffer smaller than a TLS record: after each read the layer
+ * still holds decrypted bytes that the poller cannot see.  A request that
+ * fits in one record, with the client waiting for its answer (no more
+ * bytes, no end of stream to wake the relay), must still get through
+ * whole: the engine reads on while the layer holds bytes. */
+FAMILY_TEST(tool, relay_reads_what_the_layer_holds, .timeout = 30)
+{
+    char port[8], rport[8], lside[16];
+    char *echo[] = {"echo", (char *)addr(host), "0", NULL};
+    snprintf(port, sizeof port, "%d", start_server(0, echo));
+    snprintf(lside, sizeof lside, is_v6(host) ? "[::1]:0" : "127.0.0.1:0");
+    char *relay[] = {"relay", "-q", "--buffer", "1000", "--tls-listen", "--cert", certs.server,
+                     "--key", certs.server_key, lside, (char *)addr(host), port, NULL};
+    snprintf(rport, sizeof rport, "%d", start_server(1, relay));
+    sock_tls_config_t *ccfg = client_config(certs.ca);
+    sock_t c;
+    client_connect(&c, host, rport, 5000);
+    cr_assert_eq(sock_tls_connect(&c, ccfg, "localhost"), 0, "%s", sock_error(&c));
+    static char req[5000], got[5000];
+    for (int round = 0; round < 3; round++) {
+        memset(req, 'a' + round, sizeof req);
+        cr_assert_eq(sock_send_all(&c, req, sizeof req, NULL), 0, "%s", sock_error(&c));
+        cr_assert_eq(sock_recv_all(&c, got, sizeof got, NULL), 0,
+                     "round %d: the relay held the rest of the record: %s", round,
+                     sock_error(&c));
+        cr_assert_arr_eq(got, req, sizeof req);
+    }
+    sock_close(&c);
+    sock_tls_config_free(ccfg);
+}
