@@ -138,6 +138,26 @@ static void check_in_argv(const char *what, const char *p, int argc, char **argv
     fuzz_check(found && *p, "%s does not point into argv (or is empty)", what);
 }
 
+/* The TLS options of one role: every value in argv, none without TLS on,
+ * a server with its certificate and key, a client's certificate with its
+ * key, never --insecure with --ca. */
+static void check_tls(const char *what, const struct tool_tls *t, int argc, char **argv)
+{
+    check_in_argv(what, t->ca, argc, argv);
+    check_in_argv(what, t->cert, argc, argv);
+    check_in_argv(what, t->key, argc, argv);
+    check_in_argv(what, t->servername, argc, argv);
+    check_in_argv(what, t->alpn, argc, argv);
+    fuzz_check(t->on || (!t->ca && !t->cert && !t->key && !t->servername && !t->alpn &&
+                         !t->insecure),
+               "%s: a TLS option accepted without TLS", what);
+    fuzz_check(!t->on || !t->server || (t->cert && t->key), "%s: a server without its key",
+               what);
+    fuzz_check(!t->cert == !t->key, "%s: --cert without --key (or the other way)", what);
+    fuzz_check(!(t->insecure && t->ca), "%s: --insecure with --ca accepted", what);
+    fuzz_check(!t->cfg, "%s: the parser made a configuration", what);
+}
+
 /* One parse of argv by the parser of cmd (or the globals when cmd is
  * NULL), its fields reduced to text so that two calls can be compared. */
 static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char **argv,
@@ -161,6 +181,8 @@ static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char 
             check_numeric(o, "connect", a.host, a.port);
             check_numeric(o, "connect -s", a.src_host, a.src_port);
             check_in_argv("connect --exec", a.exec, argc, argv);
+            check_tls("connect", &a.tls, argc, argv);
+            fuzz_check(!(a.exec && a.tls.on), "connect --exec with --tls accepted");
         }
         if (rc == 0)
             snprintf(fields, flen, "%d|%d|%d|%s|%s|%s|%s|%s", a.help, a.help ? 0 : a.verbose,
@@ -178,6 +200,8 @@ static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char 
             check_unix(o, "listen", a.is_unix, a.host, a.port);
             check_numeric(o, "listen", a.host, a.port);
             check_in_argv("listen --exec", a.exec, argc, argv);
+            check_tls("listen", &a.tls, argc, argv);
+            fuzz_check(!(a.exec && a.tls.on), "listen --exec with --tls accepted");
         }
         if (rc == 0)
             snprintf(fields, flen, "%d|%d|%d|%d|%s|%s|%s", a.help, a.help ? 0 : a.keep,
@@ -213,6 +237,9 @@ static int parse_once(const char *cmd, const struct cli_opts *o, int argc, char 
             fuzz_check(a.max_chunk >= 1 && a.max_chunk <= 65536, "relay chunk %ld",
                        a.max_chunk);
             fuzz_check(a.delay_ms >= 0 && a.delay_ms <= 60000, "relay delay %ld", a.delay_ms);
+            check_tls("relay --tls-listen", &a.tls_in, argc, argv);
+            check_tls("relay --tls-connect", &a.tls_out, argc, argv);
+            fuzz_check(a.tls_in.server && !a.tls_out.server, "relay: the TLS roles swapped");
         }
         if (rc == 0)
             snprintf(fields, flen, "%d|%d|%d|%ld|%ld|%s|%s|%s|%s", a.help, a.help ? 0 : a.keep,
