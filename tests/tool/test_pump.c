@@ -122,6 +122,39 @@ Test(pump, reply_before_a_reset_is_kept, .timeout = 30)
     sock_close(&acep);
 }
 
+Test(pump, reset_after_the_peers_end_is_a_reset, .timeout = 30)
+{
+    /* The peer ends its side, then resets while sock still sends: Linux
+     * answers the send with EPIPE (the reset came in CLOSE_WAIT), which a
+     * person must read as the reset it is, not as "Broken pipe". */
+    sock_t acep, srv;
+    char port[8];
+    lib_listener(&acep, port, sizeof port);
+    char *argv[] = {(char *)sock_bin(), "connect", "127.0.0.1", port, NULL};
+    proc_t p;
+    cr_assert_eq(proc_start(&p, argv), 0);
+    cr_assert_eq(sock_accept(&acep, &srv), 0, "%s", sock_error(&acep));
+    cr_assert_eq(sock_shutdown(&srv, SOCK_SHUT_WRITE), 0);
+    cr_assert_eq(write(p.in, "hello", 5), 5);
+    char got[5];
+    cr_assert_eq(sock_recv_all(&srv, got, 5, NULL), 0, "%s", sock_error(&srv));
+    sock_abort(&srv);
+    usleep(100000);
+    /* Bounded: the tool ends at the reset, and then the pipe breaks. */
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < 50 && write(p.in, "more\n", 5) == 5; i++)
+        usleep(20000);
+    close(p.in);
+    p.in = -1;
+    char *err = proc_read_all(p.err, NULL, 10000);
+    int st = proc_wait(&p, 5000);
+    cr_expect_eq(st, 1, "exit %d", st);
+    cr_expect(err && strstr(err, "reset by peer") && !strstr(err, "Broken pipe"), "stderr: %s",
+              err ? err : "");
+    free(err);
+    sock_close(&acep);
+}
+
 Test(pump, closed_stdin_is_not_the_connection, .timeout = 30)
 {
     /* With standard input closed, the connection must not become it (and
