@@ -60,15 +60,21 @@ static const char *tmp(const char *name)
     return b;
 }
 
-/* Start a sock server (args after "sock") as procs[i]; its port. */
-static int start_server(int i, char *const args[])
+/* argv of `sock ARGS` (args NULL-terminated, at most 22 words). */
+static void sock_argv(char *argv[24], char *const args[])
 {
-    char *argv[24];
     int n = 0;
     argv[n++] = (char *)sock_bin();
     for (int k = 0; args[k] && n < 23; k++)
         argv[n++] = args[k];
     argv[n] = NULL;
+}
+
+/* Start a sock server (args after "sock") as procs[i]; its port. */
+static int start_server(int i, char *const args[])
+{
+    char *argv[24];
+    sock_argv(argv, args);
     cr_assert_eq(proc_start(&procs[i], argv), 0);
     char out[512] = "";
     cr_assert(proc_wait_for(procs[i].err, "listening on", out, sizeof out, 10000),
@@ -91,11 +97,7 @@ static void feed(proc_t *p, const char *text)
 static int run_sock(char *const args[], const char *input, char **out, char **err)
 {
     char *argv[24];
-    int n = 0;
-    argv[n++] = (char *)sock_bin();
-    for (int k = 0; args[k] && n < 23; k++)
-        argv[n++] = args[k];
-    argv[n] = NULL;
+    sock_argv(argv, args);
     return proc_run(argv, input, input ? strlen(input) : 0, out, NULL, err, 20000);
 }
 
