@@ -35,6 +35,8 @@
      run, EC P-256); every side uses OpenSSL 3's defaults, so the same
      cipher (the one negotiated is printed).  Targets: throughput
      sock/openssl >= 0.95, sock/socat >= 1.5; handshakes sock/s_time >= 0.95.
+     Beside each handshake rate, the client's CPU time per handshake
+     (docs/tls.md: s_time -verify checks the chain but refuses nothing).
   7. "trace": the overhead of `sock trace` (bench/trace_bench.py): a
      transfer of BENCH_MIB through nc and a 1-byte ping-pong
      (BUILD/trace-programs/pingpong), traced to a file and not, in turns,
