@@ -76,7 +76,9 @@ extern "C" {
 typedef struct sock_tls_config sock_tls_config_t;
 
 /* Create a configuration with the defaults in *out.  Returns 0, -ENOMEM or
- * SOCK_ETLS (OpenSSL could not start); *out is NULL on failure. */
+ * SOCK_ETLS (OpenSSL could not start); *out is NULL on failure.  The
+ * system's CAs are read once, by the configuration's first connection, and
+ * never if sock_tls_config_set_ca() replaces them before. */
 int sock_tls_config_new(sock_tls_config_t **out);
 
 /* Release it.  Connections made with it keep working (each holds what it

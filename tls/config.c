@@ -70,9 +70,10 @@ SOCK_TLS_API int sock_tls_config_new(sock_tls_config_t **out)
     /* There is no resumption API here, so a server keeps no session cache
      * (its memory would grow with every client); tickets still work. */
     SSL_CTX_set_session_cache_mode(cfg->ctx, SSL_SESS_CACHE_OFF);
-    if (!SSL_CTX_set_default_verify_paths(cfg->ctx))
-        goto fail;
+    /* The system's CAs come later, with the first connection
+     * (tls__config_trust), unless the program sets its own first. */
     SSL_CTX_set_alpn_select_cb(cfg->ctx, alpn_select, cfg);
+    pthread_mutex_init(&cfg->trust_lock, NULL);
     cfg->refs = 1;
     *out = cfg;
     return 0;
@@ -94,7 +95,38 @@ void tls__config_unref(const sock_tls_config_t *cfg)
     if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     SSL_CTX_free(c->ctx);
+    pthread_mutex_destroy(&c->trust_lock);
     free(c);
+}
+
+/* Parsing the system's bundle (Debian: about 140 certificates) takes some
+ * 25 ms, more than a whole handshake: a configuration that gets its own
+ * CAs (sock_tls_config_set_ca) right after sock_tls_config_new must not
+ * pay it, so the load waits for the first connection.  Every connection
+ * of the configuration comes here, both roles (a server's store also
+ * completes its own chain), so that the store is complete before any of
+ * them reads it, and is never changed while one does; they all share it. */
+int tls__config_trust(const sock_tls_config_t *cfg, char *err, size_t errlen)
+{
+    sock_tls_config_t *c = (sock_tls_config_t *)cfg;
+    if (__atomic_load_n(&c->trust_ready, __ATOMIC_ACQUIRE))
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&c->trust_lock);
+    if (!c->trust_ready) {
+        ERR_clear_error();
+        if (SSL_CTX_set_default_verify_paths(c->ctx)) {
+            __atomic_store_n(&c->trust_ready, 1, __ATOMIC_RELEASE);
+        } else {
+            const char *why = tls__openssl_reason();
+            snprintf(err, errlen, "loading the system's CA certificates: %s",
+                     *why ? why : "failed");
+            rc = SOCK_ETLS;
+        }
+        ERR_clear_error();
+    }
+    pthread_mutex_unlock(&c->trust_lock);
+    return rc;
 }
 
 SOCK_TLS_API void sock_tls_config_free(sock_tls_config_t *cfg)
@@ -144,11 +176,15 @@ SOCK_TLS_API int sock_tls_config_set_ca(sock_tls_config_t *cfg, const char *file
         return -EINVAL;
     if (!file && !dir)
         return config_fail(cfg, -EINVAL, "set_ca: give a CA file, a CA directory or both");
-    /* A fresh store, so that the system's CAs are no longer trusted. */
+    /* A fresh store, so that the system's CAs are no longer trusted (nor
+     * loaded: see tls__config_trust). */
     X509_STORE *store = X509_STORE_new();
     if (!store)
         return config_fail(cfg, -ENOMEM, "set_ca: out of memory");
+    pthread_mutex_lock(&cfg->trust_lock);
     SSL_CTX_set_cert_store(cfg->ctx, store);
+    __atomic_store_n(&cfg->trust_ready, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&cfg->trust_lock);
     if (file && !X509_STORE_load_file(store, file))
         return config_fail(cfg, SOCK_ETLS, "CA file '%s': %s", file, load_reason(file));
     if (dir && !X509_STORE_load_path(store, dir))

@@ -35,6 +35,11 @@ struct sock_tls_config {
     int insecure;          /* sock_tls_config_set_insecure */
     int verify_client;     /* sock_tls_config_set_verify_client */
     int has_cert;          /* a certificate and key were loaded */
+    /* The CAs to verify with are in place (atomic): the system's, loaded
+     * by the first connection (tls__config_trust), or the program's own
+     * (sock_tls_config_set_ca).  The lock makes that load happen once. */
+    int trust_ready;
+    pthread_mutex_t trust_lock;
     unsigned char alpn[256]; /* ALPN list in wire format (length-prefixed) */
     size_t alpn_len;
     char error[TLS__ERRLEN];
@@ -44,6 +49,10 @@ struct sock_tls_config {
  * first use; NULL (with *code set) if OpenSSL could not start. */
 const sock_tls_config_t *tls__default_config(int *code);
 void tls__config_ref(const sock_tls_config_t *cfg);
+/* Load the system's CAs into cfg if it has no CAs of its own yet; once per
+ * configuration, before its first connection.  0, or SOCK_ETLS with the
+ * reason in err. */
+int tls__config_trust(const sock_tls_config_t *cfg, char *err, size_t errlen);
 void tls__config_unref(const sock_tls_config_t *cfg);
 
 /* ---- transport.c -------------------------------------------------------- */

@@ -184,6 +184,9 @@ struct tls__conn *tls__conn_new(const sock_tls_config_t *cfg, int fd, int server
             return NULL;
         }
     }
+    *code = tls__config_trust(cfg, err, errlen);
+    if (*code < 0)
+        return NULL;
     struct tls__conn *c = calloc(1, sizeof *c);
     if (!c || !bio_method) {
         free(c);

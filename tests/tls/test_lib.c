@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -208,4 +209,56 @@ FAMILY_TEST(tls, insecure_accepts_anything_and_says_so, .timeout = 20)
     server_join(&srv, 10000);
     sock_tls_config_free(scfg);
     sock_tls_config_free(ccfg);
+}
+
+/* ------------------------------------------------------ the system's CAs */
+
+/* Make the file at path a copy of the file at from. */
+static void copy_file(const char *from, const char *path)
+{
+    FILE *in = fopen(from, "rb");
+    cr_assert(in, "%s: %s", from, strerror(errno));
+    FILE *out = fopen(path, "wb");
+    cr_assert(out, "%s: %s", path, strerror(errno));
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+}
+
+/* A configuration without CAs of its own reads the system's when its first
+ * connection needs them, not when it is made: a program that replaces them
+ * (sock_tls_config_set_ca) never pays for parsing the system's bundle.
+ * SSL_CERT_FILE stands for that bundle here (OpenSSL reads it in place of
+ * the system's): it trusts nobody of ours when the configuration is made,
+ * the test CA when it is used, so only a late read verifies. */
+FAMILY_TEST(tls, system_cas_read_at_first_use, .timeout = 20)
+{
+    char bundle[CERT_PATHLEN + 16];
+    snprintf(bundle, sizeof bundle, "%s/bundle.pem", certs.dir);
+    copy_file(certs.self, bundle);
+    cr_assert_eq(setenv("SSL_CERT_FILE", bundle, 1), 0);
+    sock_tls_config_t *ccfg = client_config(NULL);
+    copy_file(certs.ca, bundle);
+    for (int i = 0; i < 2; i++) {
+        /* The second connection shares the store of the first. */
+        sock_tls_config_t *scfg = server_config(certs.server, certs.server_key);
+        struct server srv = {0};
+        server_start(&srv, host, scfg, echo_body);
+        sock_t c;
+        client_connect(&c, host, srv.port, 10000);
+        /* Once (expect_ok would call it again to print it). */
+        int rc = sock_tls_connect(&c, ccfg, "localhost");
+        expect_ok(&c, rc);
+        cr_assert_eq(sock_tls_verified(&c), 1);
+        expect_ok(&c, sock_shutdown(&c, SOCK_SHUT_WRITE));
+        sock_close(&c);
+        server_join(&srv, 10000);
+        cr_assert_eq(srv.rc, 0, "server: %s", srv.error);
+        sock_tls_config_free(scfg);
+    }
+    sock_tls_config_free(ccfg);
+    unlink(bundle);
 }

@@ -10,9 +10,13 @@
  *   tls-bench send PORT CA MIB           send MIB MiB, end with close_notify,
  *                                        wait for the server's end
  *   tls-bench handshakes PORT CA SECONDS full handshakes one after another
- *                                        for SECONDS: "N handshakes in S s";
- *                                        each connection is closed as
- *                                        openssl s_time closes its own, without
+ *                                        for SECONDS: "N handshakes in S s",
+ *                                        with one configuration (its CA store
+ *                                        loaded once); each connection is
+ *                                        closed as soon as its handshake is
+ *                                        complete, as openssl s_time closes
+ *                                        its own: no close_notify, no wait for
+ *                                        the server's session tickets or its
  *                                        close_notify, so that both count the
  *                                        same work
  *
