@@ -47,11 +47,16 @@ extern const char *const loopbacks[2];
 
 /* Assert a libsock call returned `want`, printing both codes and texts and
  * the socket's own error detail. */
+/* got is evaluated once: it is often the call under test, which must not
+ * run again to print the message. */
 #define expect_code(s, got, want)                                            \
-    cr_assert_eq((long long)(got), (long long)(want),                        \
-                 "%s: got %lld (%s), want %lld (%s); sock_error: \"%s\"",    \
-                 #got, (long long)(got), sock_strerror((int)(got)),          \
-                 (long long)(want), sock_strerror((int)(want)), sock_error(s))
+    do {                                                                     \
+        long long got_ = (long long)(got), want_ = (long long)(want);        \
+        cr_assert_eq(got_, want_,                                            \
+                     "%s: got %lld (%s), want %lld (%s); sock_error: \"%s\"",\
+                     #got, got_, sock_strerror((int)got_), want_,            \
+                     sock_strerror((int)want_), sock_error(s));              \
+    } while (0)
 
 #define expect_ok(s, got) expect_code(s, got, 0)
 
