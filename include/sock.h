@@ -146,6 +146,10 @@ int sock_set_numeric_only(sock_t *s, int on);
  * note).  Call it before other threads use s. */
 int sock_set_timeout(sock_t *s, int ms);
 
+/* The timeout set on s in milliseconds, -1 when its calls wait forever (or
+ * s is NULL).  For layers that wait on sock_fd(s) themselves. */
+int sock_timeout(const sock_t *s);
+
 /* The permissions of the file a Unix socket bind creates, e.g. 0660 (who
  * may connect); without it the process's umask decides.  Call before
  * sock_bind().  Returns 0, or -EINVAL for bits outside 0777. */
@@ -462,6 +466,11 @@ int sock_abort(sock_t *s);
  * loop keeps time.  May be set before the descriptor exists or after;
  * returns 0 or -errno. */
 int sock_set_nonblocking(sock_t *s, int on);
+
+/* 1 when s is in non-blocking mode (sock_set_nonblocking), else 0 (also
+ * for NULL).  The descriptor's O_NONBLOCK does not tell: a timeout sets it
+ * too. */
+int sock_is_nonblocking(const sock_t *s);
 
 /* Go on with a non-blocking sock_connect() that returned -EINPROGRESS,
  * once sock_fd(s) is writable (or in error).  Returns 0 when connected,

@@ -85,6 +85,16 @@ SOCK_API int sock_set_timeout(sock_t *s, int ms)
     return 0;
 }
 
+SOCK_API int sock_timeout(const sock_t *s)
+{
+    return s ? s->priv_timeout_ms : -1;
+}
+
+SOCK_API int sock_is_nonblocking(const sock_t *s)
+{
+    return s && (sock__flags(s) & SOCK__NONBLOCK) ? 1 : 0;
+}
+
 SOCK_API int sock_set_numeric_only(sock_t *s, int on)
 {
     if (!s)

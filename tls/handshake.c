@@ -2,11 +2,13 @@
  * handshake.c - TLS as a step of the lifecycle: the client's and the
  * server's handshake on a connected handle, and what it agreed.
  *
- * The handshake runs through libsock itself: the layer is installed first
- * and one sock_recv() drives it (the layer's recv hook steps the handshake
- * and reports 0 when it is complete), so that it gets exactly libsock's
- * waits: one deadline of the socket's timeout for the whole handshake, the
- * shutdown wake, -EAGAIN in non-blocking mode.  Installing the layer before
+ * The handshake is a step of its own, with libsock's rules for waiting:
+ * one deadline of the socket's timeout (sock_timeout) for the whole
+ * handshake, -EAGAIN at once in non-blocking mode (sock_is_nonblocking),
+ * and the shutdown wake (a SHUT_READ makes the descriptor readable; the
+ * layer's read then says it was our own doing, and the handshake ends with
+ * SOCK_ECLOSED).  It waits with poll() on sock_fd(s) for what OpenSSL
+ * asks, so the trace shows the handshake alone.  Installing the layer before
  * the handshake also means that a handle never carries clear text once TLS
  * was asked for: a failed handshake leaves the layer in place, failing
  * every call.
@@ -14,8 +16,11 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static struct tls__conn *conn_of(const sock_t *s)
 {
@@ -46,10 +51,8 @@ static int finish(sock_t *s, struct tls__conn *c, int rc)
     if (c->state == TLS__OPEN) {
         rc = 0;
     } else if (rc == -ETIMEDOUT) {
-        char why[SOCK_ERRLEN];
-        snprintf(why, sizeof why, "%s", sock_error(s));
-        rc = sock_set_error(s, rc, "tls handshake with %s: not complete within the timeout (%s)",
-                            peer, why);
+        rc = sock_set_error(s, rc, "tls handshake with %s: not complete within the timeout (%d ms)",
+                            peer, sock_timeout(s));
     } else if (rc == SOCK_ECLOSED) {
         rc = sock_set_error(s, rc, "tls handshake with %s: the socket was shut down locally",
                             peer);
@@ -68,26 +71,52 @@ static int finish(sock_t *s, struct tls__conn *c, int rc)
     return rc;
 }
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One step of the handshake under the connection's lock (a send of
+ * another thread in non-blocking mode may step it too): 1 complete, 0 our
+ * own read shutdown, -EAGAIN with *want, or the failure's code. */
+static int step(struct tls__conn *c, unsigned *want)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc = c->state == TLS__OPEN     ? 1
+             : c->state == TLS__FAILED ? c->failed_code
+                                       : tls__handshake_step(c);
+    *want = c->want;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
 /* Step the handshake within libsock's waits (see the top of the file). */
 static int drive(sock_t *s, struct tls__conn *c)
 {
-    pthread_mutex_lock(&c->lock);
-    int open = c->state == TLS__OPEN;
-    c->driving = !open;
-    pthread_mutex_unlock(&c->lock);
-    if (open)
-        return 0;
-    char byte;
-    ssize_t n = sock_recv(s, &byte, 1);
-    /* A send of another thread may step the handshake too (non-blocking
-     * mode): read its state under the lock. */
-    pthread_mutex_lock(&c->lock);
-    c->driving = 0;
-    enum tls__state state = c->state;
-    pthread_mutex_unlock(&c->lock);
-    if (n == -EAGAIN && state == TLS__HANDSHAKE)
-        return -EAGAIN;
-    return finish(s, c, (int)n);
+    int timeout = sock_timeout(s);
+    long long deadline = timeout >= 0 ? now_ms() + timeout : -1;
+    for (;;) {
+        unsigned want = 0;
+        int rc = step(c, &want);
+        if (rc == 1)
+            return finish(s, c, 0);
+        if (rc == 0)
+            return finish(s, c, SOCK_ECLOSED);
+        if (rc != -EAGAIN)
+            return finish(s, c, rc);
+        if (sock_is_nonblocking(s))
+            return -EAGAIN;
+        long long left = deadline < 0 ? -1 : deadline - now_ms();
+        if (deadline >= 0 && left <= 0)
+            return finish(s, c, -ETIMEDOUT);
+        struct pollfd p = {.fd = sock_fd(s), .events = want == SOCK_WRITABLE ? POLLOUT : POLLIN};
+        int n = poll(&p, 1, left < 0 ? -1 : left > INT_MAX ? INT_MAX : (int)left);
+        if (n < 0 && errno != EINTR)
+            return finish(s, c, sock_set_error(s, -errno, "poll: %s", strerror(errno)));
+    }
 }
 
 static int start(sock_t *s, const sock_tls_config_t *cfg, const char *name, int server)

@@ -77,7 +77,6 @@ struct tls__conn {
     const sock_tls_config_t *cfg; /* a reference, released with the connection */
     int fd;
     int server;
-    int driving;            /* inside tls__drive: recv reports the handshake's end */
     enum tls__state state;
     int failed_code;        /* TLS__FAILED: what every later call returns */
     unsigned want;          /* what the last -EAGAIN waits for */

@@ -388,10 +388,7 @@ static ssize_t tls_recv(void *ctx, int fd, void *buf, size_t len, unsigned *want
     struct tls__conn *c = ctx;
     pthread_mutex_lock(&c->lock);
     ssize_t rc = ready(c, want);
-    if (rc == 1 && c->driving) {
-        /* tls__drive asked for the handshake only: done. */
-        rc = 0;
-    } else if (rc == 1) {
+    if (rc == 1) {
         size_t got = 0;
         ERR_clear_error();
         int r = SSL_read_ex(c->ssl, buf, len, &got);
