@@ -221,6 +221,26 @@ FAMILY_TEST(transport, want_says_what_an_eagain_waits_for, .timeout = 10)
     sock_close(&c), sock_close(&s);
 }
 
+/* What a layer reads of the handle to wait as the library would. */
+Test(transport, timeout_and_mode_are_readable, .timeout = 5)
+{
+    sock_t s;
+    sock_init(&s);
+    cr_assert_eq(sock_timeout(&s), -1);
+    cr_assert_eq(sock_is_nonblocking(&s), 0);
+    expect_ok(&s, sock_set_timeout(&s, 250));
+    cr_assert_eq(sock_timeout(&s), 250);
+    /* A timeout makes the descriptor O_NONBLOCK, but not the mode. */
+    cr_assert_eq(sock_is_nonblocking(&s), 0);
+    expect_ok(&s, sock_set_nonblocking(&s, 1));
+    cr_assert_eq(sock_is_nonblocking(&s), 1);
+    expect_ok(&s, sock_set_nonblocking(&s, 0));
+    cr_assert_eq(sock_is_nonblocking(&s), 0);
+    cr_assert_eq(sock_timeout(NULL), -1);
+    cr_assert_eq(sock_is_nonblocking(NULL), 0);
+    sock_close(&s);
+}
+
 Test(transport, bad_arguments, .timeout = 5)
 {
     sock_t s;
