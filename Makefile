@@ -85,7 +85,7 @@ TOOLT   := $(BUILD)/test-tool
 THREADS := $(BUILD)/threads
 STRESS  := $(BUILD)/test-stress
 
-.PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind \
+.PHONY: no-criterion all lib tool examples tests test check-deps demo bench tsan valgrind trace-programs \
         install uninstall clean clang-check stress man deb deb-lint deb-symbols
 
 # The test binaries need Criterion; a plain `make` on a machine without it
@@ -228,12 +228,18 @@ clang-check:
 # Criterion cannot start under ThreadSanitizer (its arena fails to map), so
 # the TSan run is: the thread scenarios driver built with TSan, and the tool
 # and examples built with TSan, driven by the uninstrumented tool suite.
+# `sock trace` preloads its interposer into other programs (nc, curl, the
+# test programs), which TSan's runtime cannot join: the TSan-built tool
+# preloads the plain build's interposer (SOCK_TRACE_LIB) into the test
+# programs, which are built plain too (they are the traced, not the tested).
 tsan: check-deps
 	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" tool examples build/tsan/threads
-	$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/test-tool
+	$(MAKE) --no-print-directory BUILD=build/tsan CC=clang CFLAGS="-O1 -g" trace-programs
+	$(MAKE) --no-print-directory BUILD=build/clang CC=clang build/clang/test-tool build/clang/libsocktrace.so
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/threads
 	TSAN_OPTIONS="halt_on_error=1" SOCK_BIN=$(CURDIR)/build/tsan/sock \
-	  SOCK_EXAMPLES=$(CURDIR)/build/tsan/examples build/clang/test-tool --jobs=1
+	  SOCK_EXAMPLES=$(CURDIR)/build/tsan/examples SOCK_PLAIN_BUILD=build/clang \
+	  SOCK_TRACE_LIB=$(CURDIR)/build/clang/libsocktrace.so scripts/offline build/clang/test-tool --jobs=1
 
 valgrind: check-deps
 	$(MAKE) --no-print-directory BUILD=build/vg CFLAGS="-O1 -g" \
@@ -346,6 +352,7 @@ clean:
 
 tool: $(TRACE_LIB)
 tests: $(TRACE_PROGS)
+trace-programs: $(TRACE_PROGS)
 
 $(TRACE_LIB): $(TRACE_OBJ)
 	$(CC) -shared $(ALL_CFLAGS) -o $@ $^ -ldl -pthread

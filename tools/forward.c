@@ -227,6 +227,21 @@ static void fill_done(struct fwd *f, int d)
         pass_eof(f, d);
 }
 
+/* End the writing of direction d's destination.  A layer's end (TLS's
+ * close_notify) may find no room in a non-blocking socket: -EAGAIN, and
+ * nothing done; the shutdown is then pending, tried again once the
+ * destination is writable (drain), and the direction has not ended. */
+static void shut_destination(struct fwd *f, int d)
+{
+    int to = other(d);
+    int rc = sock_shutdown(f->side[to].s, SOCK_SHUT_WRITE);
+    f->dir[d].shut_pending = rc == -EAGAIN;
+    /* -ENOTCONN: the other side was reset meanwhile; say so now rather
+     * than at its next read. */
+    if (rc < 0 && rc != -EAGAIN)
+        side_failed(f, to, rc == -ENOTCONN ? ECONNRESET : -rc, FWD_OP_SHUTDOWN);
+}
+
 /* Once a source has ended and all it sent is delivered, pass the end of
  * stream on: the other side can still reply (a half-close). */
 static void pass_eof(struct fwd *f, int d)
@@ -241,11 +256,7 @@ static void pass_eof(struct fwd *f, int d)
         f->h->on_eof(f, d);
     if (!f->side[to].s)
         return; /* standard output stays open for whoever else writes to it */
-    int rc = sock_shutdown(f->side[to].s, SOCK_SHUT_WRITE);
-    /* -ENOTCONN: the other side was reset meanwhile; say so now rather
-     * than at its next read. */
-    if (rc < 0)
-        side_failed(f, to, rc == -ENOTCONN ? ECONNRESET : -rc, FWD_OP_SHUTDOWN);
+    shut_destination(f, d);
 }
 
 /* -------------------------------------------------------------- filling */
@@ -479,6 +490,8 @@ static int drain_wanted(const struct fwd *f, int d, double now)
     const struct fwd_dir *dr = &f->dir[d];
     if (f->over || f->side[other(d)].failed)
         return 0;
+    if (dr->shut_pending)
+        return 1;
     if (dr->mode == FWD_SENDFILE)
         return !dr->src_done;
     return pending(dr) > 0 && now >= dr->next_write;
@@ -511,6 +524,10 @@ static int drain(struct fwd *f, int d)
     double now = tool_now();
     if (!drain_wanted(f, d, now))
         return 0;
+    if (dr->shut_pending) {
+        shut_destination(f, d);
+        return 0;
+    }
     ssize_t n;
     if (dr->mode == FWD_SENDFILE)
         n = drain_sendfile(f, d);
@@ -776,7 +793,7 @@ double fwd_next_due(const struct fwd *f)
 static int dir_ended(const struct fwd *f, int d)
 {
     const struct fwd_dir *dr = &f->dir[d];
-    return dr->src_done && pending(dr) == 0;
+    return dr->src_done && pending(dr) == 0 && !dr->shut_pending;
 }
 
 int fwd_finished(const struct fwd *f)

@@ -80,6 +80,7 @@ struct fwd_dir {
     unsigned char pipe_full;   /* the last fill found no room (see forward.c) */
     unsigned char src_done;    /* nothing more will be read */
     unsigned char eof_passed;  /* end of stream given to the destination */
+    unsigned char shut_pending; /* ... but its shutdown found no room yet (a layer's) */
     unsigned char foreign_src, foreign_dst; /* a socket of someone else's (see forward.c) */
     unsigned char adaptive;    /* copy while messages are small, splice once bulk */
     unsigned char full_reads;  /* copy reads in a row that filled the buffer */

@@ -257,6 +257,11 @@ static int serve_pump(const struct cli_opts *o, struct listen_args *a, sock_t *a
         }
         char addr[SOCK_ADDRSTRLEN];
         note_client(a, &peer, addr, sizeof addr);
+        /* A keep-open server's acceptor has no timeout (it waits for the
+         * next client for ever), so its clients inherit none: --timeout
+         * must still bound a client that never finishes its handshake. */
+        if (a->tls.on && o->timeout_ms >= 0)
+            sock_set_timeout(&peer, o->timeout_ms);
         if ((rc = tool_tls_handshake("listen", &a->tls, &peer, NULL, a->verbose)) != 0) {
             sock_close(&peer);
             continue; /* the loop's condition: the next client with -k */

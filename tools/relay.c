@@ -238,13 +238,15 @@ static void usage(FILE *f)
             "Memory per client is bounded: a client that does not read stops the reading\n"
             "from its server.  A session holds about 1 KiB of the relay's memory, plus,\n"
             "while bytes are in flight, two 64 KiB buffers (hexdump, --max-chunk, --delay)\n"
-            "or two kernel pipes of up to 1 MiB (-q).  When descriptors run out, accepting\n"
+            "or two kernel pipes of up to 1 MiB (-q); each TLS side adds about 40 KiB\n"
+            "(OpenSSL's buffers), in flight or not.  When descriptors run out, accepting\n"
             "pauses until one is free; the soft descriptor limit is raised to the hard one.\n"
             "\n"
             "Global options (before or after 'relay'): -4/-6 apply to both the listening\n"
             "and the connecting side; --timeout MS (1 to 86400000) bounds the wait for the\n"
             "client (not with -k: a keep-open relay waits for ever) and the connect to the\n"
-            "target, and ends a client's session after MS without data.  The target's\n"
+            "target (with TLS, the whole setup: handshakes and connect), and ends a\n"
+            "client's session after MS without data.  The target's\n"
             "PORT is checked at start: a number, or a service name the system knows.\n"
             "\n"
             "Exit status: 0 when both directions ended cleanly (with -k: after a stop by a\n"
@@ -995,8 +997,12 @@ static void setup_timeout(struct session *ss)
     sock_close(&ss->srv);
     sock_abort(&ss->cli);
     event(ss, "---", "%s timed out after %d ms; aborted the client", step[ss->state], ms);
-    if (ss->state == CONNECTING)
+    if (ss->state == CONNECTING && !r->tls_in->on)
         tool_err("relay", "#%u connect %s:%s: timed out after %d ms (client %s aborted)",
+                 ss->number, r->thost, r->tport, ms, ss->caddr);
+    else if (ss->state == CONNECTING)
+        tool_err("relay", "#%u connect %s:%s: not connected when the setup's %d ms ran out "
+                          "(client %s aborted)",
                  ss->number, r->thost, r->tport, ms, ss->caddr);
     else
         tool_err("relay", "#%u %s: not complete after %d ms (client %s aborted)", ss->number,

@@ -66,9 +66,10 @@ int tool_tls_option(const char *cmd, int ch, const char *arg, struct tool_tls *t
  * ("--tls", "--tls-connect").  Returns 0, or EXIT_USAGE after one line. */
 int tool_tls_check(const char *cmd, const struct tool_tls *t, const char *on_name);
 
-/* Read the files and make t->cfg (nothing when TLS is off).  Returns 0, or
+/* Read the files and make t->cfg (nothing when TLS is off).  Returns 0,
  * EXIT_USAGE after one line naming the file and what is wrong with it (or
- * that this sock was built without TLS). */
+ * that this sock was built without TLS), or EXIT_NET when OpenSSL cannot
+ * start. */
 int tool_tls_setup(const char *cmd, struct tool_tls *t);
 
 /* Free t->cfg.  Connections made with it keep working. */
