@@ -70,6 +70,23 @@ SOCK_API size_t sock_pipe_room(const sock_pipe_t *p)
     return p && p->priv_cap > p->priv_held ? p->priv_cap - p->priv_held : 0;
 }
 
+/* One non-blocking splice, retried while interrupted.  The library retries
+ * EINTR (sock.h), and here it matters more than anywhere: an interrupted
+ * splice moved nothing, and a caller told -EINTR takes it for "nothing
+ * now" and waits for a readiness it was already given.  With an
+ * edge-triggered socket (the tool's, once it only writes) that readiness
+ * is not reported again, and the bytes in the pipe are never sent (the
+ * stress test faults/short_writes_pipe_input hung so).  Each retry needs
+ * a signal of its own, so the loop ends as soon as the signals stop. */
+static ssize_t splice_some(int from, int to, size_t len)
+{
+    ssize_t n;
+    do
+        n = splice(from, NULL, to, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
 /* The copy buffer, allocated the first time a descriptor needs it. */
 static int copy_buffer(sock_pipe_t *p)
 {
@@ -112,7 +129,7 @@ static ssize_t fill(sock_pipe_t *p, int fd, size_t max, sock_t *s)
     if (s && (sock__flags(s) & SOCK__TRANSPORT))
         p->priv_copy |= COPY_IN; /* the layer must see every byte */
     if (!(p->priv_copy & COPY_IN)) {
-        n = splice(fd, NULL, p->priv_fd[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        n = splice_some(fd, p->priv_fd[1], want);
         if (n < 0 && errno == EINVAL) {
             p->priv_copy |= COPY_IN; /* e.g. a terminal: copy it */
             n = fill_by_copy(p, fd, want, s);
@@ -183,7 +200,7 @@ static ssize_t drain(sock_pipe_t *p, int fd, sock_t *s)
         /* No SPLICE_F_MORE: it corks the socket until more comes, and in
          * a conversation (a request, then its answer) nothing more comes
          * for a while: each reply would wait for TCP's cork timer. */
-        n = splice(p->priv_fd[0], NULL, fd, NULL, p->priv_held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        n = splice_some(p->priv_fd[0], fd, p->priv_held);
         int e = n < 0 ? errno : 0;
         sock__sigpipe_restore(&g, e == EPIPE);
         if (n < 0 && e == EINVAL) {
