@@ -76,8 +76,11 @@ static pid_t spawn_child(char *const argv[], const int fd[3], const char *const 
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        /* Never outlive the test process. */
+        /* Never outlive the test process; and a group of its own, so that
+         * a kill reaches what it started too (strace's tracee goes on
+         * when strace alone is killed). */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setpgid(0, 0);
         int in = fd[0], out = fd[1], err = fd[2];
         if (paths) {
             in = open(paths[0], O_RDONLY | O_CLOEXEC);
@@ -117,6 +120,7 @@ int wait_exit(pid_t pid, int timeout_ms)
             break;
         }
         if (now_ms() >= end) {
+            kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
@@ -132,6 +136,7 @@ void kill_children(void)
 {
     for (size_t i = 0; i < sizeof children / sizeof children[0]; i++) {
         if (children[i] > 0) {
+            kill(-children[i], SIGKILL);
             kill(children[i], SIGKILL);
             while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR)
                 ;
